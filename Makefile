@@ -1,0 +1,56 @@
+# idgate: `make run` serves it, `make test` tests it. Both create .venv on first use.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
+# Exact versions for reproducible installs; regenerate with `make lock`.
+LOCK   := constraints.txt
+
+.PHONY: run test lint format lock clean help
+
+help:
+	@echo "make run    create .venv, install, migrate, serve idgate on http://127.0.0.1:8000"
+	@echo "make test   create .venv with the dev tools and run the whole suite"
+	@echo "make lint   ruff, mypy --strict and the layering contracts"
+	@echo "make lock   re-resolve constraints.txt from pyproject.toml"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit("idgate needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(VENV)/.run: $(BIN)/python pyproject.toml $(LOCK)
+	$(PIP) install -c $(LOCK) -e .
+	@touch $@
+
+$(VENV)/.dev: $(BIN)/python pyproject.toml $(LOCK)
+	$(PIP) install -c $(LOCK) -e '.[dev]'
+	@touch $@ $(VENV)/.run
+
+run: $(VENV)/.run
+	$(BIN)/idgate migrate
+	$(BIN)/idgate serve
+
+test: $(VENV)/.dev
+	$(BIN)/pytest -n auto
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lock: $(BIN)/python
+	rm -rf $(VENV)/lock && $(PYTHON) -m venv $(VENV)/lock
+	$(VENV)/lock/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/lock/bin/python -m pip install --quiet -e '.[dev]'
+	$(VENV)/lock/bin/python -m pip freeze --exclude-editable --exclude pip > $(LOCK)
+	rm -rf $(VENV)/lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

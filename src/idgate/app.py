@@ -1,0 +1,158 @@
+"""``create_app(settings)``: the one place where idgate's parts are wired together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from idgate import __version__
+from idgate.config import PLACEHOLDER_SECRETS, Settings
+from idgate.core.clock import Clock, SystemClock
+from idgate.core.passwords.hashers import (
+    Argon2idHasher,
+    BcryptHasher,
+    LegacyBcryptHasher,
+    PasswordHashers,
+    Pepper,
+)
+from idgate.core.passwords.policy import PasswordPolicy
+from idgate.core.passwords.pool import HashingPool
+from idgate.core.tokens.access import AccessTokens
+from idgate.core.tokens.keys import KeyProvider, KeySet, StaticKeyProvider, hmac_signing_key
+from idgate.core.users import UserService
+from idgate.logs import configure_logging
+from idgate.services import Services
+from idgate.store.db import create_engine, session_factory
+from idgate.store.keystore import FileKeyStore
+from idgate.store.secrets_dir import ensure_private_dir, read_or_create_secret
+from idgate.store.uow import SqlUnitOfWork
+from idgate.web.errors import install_error_handlers
+from idgate.web.middleware import SecurityMiddleware
+from idgate.web.routers import auth, health, profile, wellknown
+
+log = logging.getLogger("idgate")
+
+
+def build_key_provider(settings: Settings, clock: Clock) -> KeyProvider:
+    """Return the signing keys: the HS256 secret, or the key files (generated on first run)."""
+    if settings.jwt_algorithm == "HS256":
+        assert settings.jwt_secret is not None  # enforced by Settings
+        secret = settings.jwt_secret.get_secret_value()
+        if len(secret.encode()) < 32 or secret.strip().lower() in PLACEHOLDER_SECRETS:
+            log.warning(
+                "IDGATE_JWT_SECRET is weak (shorter than 32 bytes or a placeholder); "
+                "production mode will refuse it"
+            )
+        key = hmac_signing_key(secret.encode(), clock.now())
+        return StaticKeyProvider(KeySet([key], key.kid))
+    store = FileKeyStore(settings.keys_dir, clock)
+    store.ensure(settings.jwt_algorithm)
+    return store
+
+
+def build_hashers(settings: Settings) -> PasswordHashers:
+    """Return the password schemes: peppered bcrypt hashes; legacy bcrypt and argon2id verify."""
+    if settings.password_pepper is not None:
+        secret = settings.password_pepper.get_secret_value().encode()
+    else:
+        secret = read_or_create_secret(settings.data_dir / "pepper")
+    bcrypt_hasher = BcryptHasher(
+        [Pepper.from_secret(secret)],
+        cost=settings.bcrypt_cost,
+        allow_low_cost=settings.environment == "test",
+    )
+    return PasswordHashers([bcrypt_hasher, LegacyBcryptHasher(), Argon2idHasher()])
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Build every service of one process from ``settings``; ``close()`` releases them."""
+    clock = clock or SystemClock()
+    ensure_private_dir(settings.data_dir)
+    keys = build_key_provider(settings, clock)
+    hashers = build_hashers(settings)
+    policy = PasswordPolicy(
+        settings.password_min_length,
+        settings.password_max_length,
+        check_common=settings.password_check_common,
+    )
+    pool = HashingPool()
+    engine = create_engine(settings.resolved_database_url)
+    sessions = session_factory(engine)
+
+    async def ping_database() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def close() -> None:
+        await engine.dispose()
+        pool.shutdown()
+
+    return Services(
+        settings=settings,
+        clock=clock,
+        keys=keys,
+        access_tokens=AccessTokens(
+            keys,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            ttl=settings.access_token_ttl,
+            clock=clock,
+            leeway=settings.jwt_leeway,
+        ),
+        users=UserService(hashers, policy, pool, clock),
+        hashing=pool,
+        uow_factory=lambda: SqlUnitOfWork(sessions, clock),
+        ping_database=ping_database,
+        close=close,
+    )
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """Build the idgate ASGI application from ``settings`` (read from the environment if None).
+
+    Raises :class:`~idgate.core.errors.ConfigurationError` in production with unsafe settings.
+    """
+    settings = settings or Settings()
+    settings.validate_for_production()
+    services = build_services(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await services.close()
+
+    docs = settings.docs_are_enabled
+    app = FastAPI(
+        title="idgate",
+        version=__version__,
+        summary="Authentication and authorization for your API.",
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    for module in (auth, profile, wellknown, health):
+        app.include_router(module.build_router())
+    app.add_middleware(
+        SecurityMiddleware,
+        hsts=urlsplit(settings.issuer).scheme == "https",
+        docs_paths=frozenset({"/docs", "/redoc"}) if docs else frozenset(),
+        max_body_size=settings.max_body_size,
+    )
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The uvicorn factory behind ``idgate serve``: settings from the environment, JSON logs."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

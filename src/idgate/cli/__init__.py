@@ -1,0 +1,24 @@
+"""The ``idgate`` command: one Typer sub-app per module in this package."""
+
+from __future__ import annotations
+
+import typer
+
+from idgate.cli import check, migrate, serve, users
+
+app = typer.Typer(
+    name="idgate",
+    help="idgate: authentication and authorization for your API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.command("migrate")(migrate.migrate)
+app.command("check")(check.check)
+app.add_typer(users.app, name="users")
+
+
+def main() -> None:
+    """Entry point of the ``idgate`` console script."""
+    app()

@@ -1,0 +1,192 @@
+"""Settings: the only place idgate reads the environment.
+
+Every field can be set as an ``IDGATE_<NAME>`` environment variable or in a ``.env`` file in the
+working directory; ``docs/configuration.md`` lists them all. Core services never see this object:
+``create_app`` turns it into plain constructor arguments.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from idgate.core.errors import ConfigurationError
+from idgate.core.passwords.hashers import MIN_BCRYPT_COST
+
+Environment = Literal["development", "production", "test"]
+JwtAlgorithm = Literal["EdDSA", "ES256", "RS256", "HS256"]
+
+#: Secrets copied from tutorials and examples; production refuses them whatever their length.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "change-this-to-a-real-secret-key",
+        "change-me",
+        "changeme",
+        "change_me",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "your-secret-key",
+        "your_secret_key",
+        "your-256-bit-secret",
+        "supersecret",
+        "super-secret-key",
+        "supersecretkey",
+        "mysecretkey",
+        "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7",
+    }
+)
+
+
+class Settings(BaseSettings):
+    """idgate's configuration. Build it directly in tests: ``Settings(data_dir=tmp_path)``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IDGATE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Environment = Field(
+        "development",
+        description="development, production (refuses insecure settings) or test "
+        "(allows a low bcrypt cost; never use it for a real deployment).",
+    )
+    data_dir: Path = Field(
+        Path("data"), description="Where the SQLite database, signing keys and pepper live."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default: SQLite file idgate.db in the data directory. "
+        "PostgreSQL: postgresql://user@host/dbname",
+    )
+    issuer: str = Field(
+        "http://127.0.0.1:8000",
+        description="The public base URL of this idgate; the 'iss' of every token.",
+    )
+    audience: str = Field("idgate", description="The 'aud' of access tokens.")
+    access_token_ttl: timedelta = Field(
+        timedelta(minutes=15), description="Access-token lifetime (seconds or ISO 8601)."
+    )
+    jwt_algorithm: JwtAlgorithm = Field(
+        "EdDSA", description="EdDSA (default), ES256, RS256, or HS256 (explicit opt-in)."
+    )
+    jwt_secret: SecretStr | None = Field(
+        None, description="The HS256 secret (at least 32 random bytes); only with HS256."
+    )
+    jwt_leeway: timedelta = Field(
+        timedelta(seconds=30), description="Clock skew tolerated on exp/nbf/iat (max 60 s)."
+    )
+    bcrypt_cost: int = Field(12, description="bcrypt work factor; at least 10 (4 in test).")
+    password_pepper: SecretStr | None = Field(
+        None,
+        description="Secret mixed into every password hash (>= 32 bytes); default: generated "
+        "into the data directory on first run.",
+    )
+    password_min_length: int = Field(15, description="Minimum password length (>= 8).")
+    password_max_length: int = Field(1024, description="Maximum password length (>= 64).")
+    password_check_common: bool = Field(
+        True, description="Refuse common, breached and easily guessed passwords."
+    )
+    docs_enabled: bool | None = Field(
+        None,
+        description="Serve /docs, /redoc and /openapi.json; default: on in development, off in "
+        "production.",
+    )
+    max_body_size: int = Field(64 * 1024, description="Largest request body accepted, in bytes.")
+    log_level: str = Field("INFO", description="Log level of idgate's JSON log lines.")
+    host: str = Field("127.0.0.1", description="Address `idgate serve` listens on.")
+    port: int = Field(8000, description="Port `idgate serve` listens on.")
+    workers: int = Field(1, ge=1, description="Worker processes for `idgate serve`.")
+
+    @field_validator("access_token_ttl", "jwt_leeway", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        # Durations are written in seconds in the environment ("900"), or as ISO 8601 ("PT15M").
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _strip_issuer(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("issuer must be an absolute http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError("issuer must not have a query or fragment (RFC 8414)")
+        return value.rstrip("/")
+
+    @field_validator("jwt_leeway")
+    @classmethod
+    def _bounded_leeway(cls, value: timedelta) -> timedelta:
+        if not timedelta(0) <= value <= timedelta(seconds=60):
+            raise ValueError("jwt_leeway must be between 0 and 60 seconds")
+        return value
+
+    @field_validator("access_token_ttl")
+    @classmethod
+    def _positive_ttl(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=10) <= value <= timedelta(days=1):
+            raise ValueError("access_token_ttl must be between 10 seconds and 1 day")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        floor = 4 if self.environment == "test" else MIN_BCRYPT_COST
+        if not floor <= self.bcrypt_cost <= 31:
+            raise ValueError(f"bcrypt_cost must be between {floor} and 31")
+        if self.password_min_length < 8:
+            raise ValueError("password_min_length may not be below 8 (NIST SP 800-63B)")
+        if self.password_max_length < max(64, self.password_min_length):
+            raise ValueError("password_max_length must be at least 64 and password_min_length")
+        if self.jwt_algorithm == "HS256" and self.jwt_secret is None:
+            raise ValueError("jwt_algorithm HS256 needs jwt_secret (IDGATE_JWT_SECRET)")
+        if self.password_pepper is not None and len(self.password_pepper.get_secret_value()) < 32:
+            raise ValueError("password_pepper must be at least 32 characters")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'idgate.db').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def docs_are_enabled(self) -> bool:
+        if self.docs_enabled is not None:
+            return self.docs_enabled
+        return self.environment != "production"
+
+    def production_problems(self) -> list[str]:
+        """Return every reason these settings are unsafe for production (empty if none)."""
+        problems: list[str] = []
+        if urlsplit(self.issuer).scheme != "https":
+            problems.append(
+                f"IDGATE_ISSUER must be an https:// URL in production (it is {self.issuer!r})."
+            )
+        if self.jwt_algorithm == "HS256" and self.jwt_secret is not None:
+            secret = self.jwt_secret.get_secret_value()
+            if secret.strip().lower() in PLACEHOLDER_SECRETS:
+                problems.append(
+                    "IDGATE_JWT_SECRET is a well-known placeholder value; generate one with "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+                )
+            elif len(secret.encode()) < 32:
+                problems.append("IDGATE_JWT_SECRET must be at least 32 bytes long for HS256.")
+        return problems
+
+    def validate_for_production(self) -> None:
+        """Raise :class:`ConfigurationError` listing every problem, in production only."""
+        if self.environment != "production":
+            return
+        problems = self.production_problems()
+        if problems:
+            raise ConfigurationError(problems)

@@ -1,0 +1,1 @@
+"""Framework-free domain logic of idgate (see README.md in this folder)."""

@@ -1,0 +1,128 @@
+"""Errors raised by the core, each with a stable ``code`` the HTTP layer renders.
+
+The tree::
+
+    IdgateError                    root; never raised itself
+    ├── AuthenticationError        the caller could not be authenticated (HTTP 401)
+    │   ├── InvalidCredentials     wrong username/password, unknown or disabled account
+    │   └── InvalidToken           missing, malformed, forged, expired or revoked token
+    ├── PermissionDenied           authenticated but not allowed (HTTP 403)
+    ├── InvalidInput               the request is well-formed but its values are refused (HTTP 422)
+    │   ├── InvalidUsername
+    │   └── WeakPassword           the password policy refused a new password
+    ├── NotFound                   (HTTP 404)
+    ├── Conflict                   (HTTP 409)
+    │   └── UsernameTaken
+    ├── RateLimited                too many attempts; carries ``retry_after`` (HTTP 429)
+    ├── Unavailable                load shed or a dependency down; ``retry_after`` (HTTP 503)
+    └── ConfigurationError         the server refuses to start with these settings
+
+The web layer maps each class to a status code (``idgate.web.errors``); the core never knows about
+HTTP. Messages are written for the person reading them and never contain a secret.
+"""
+
+from __future__ import annotations
+
+
+class IdgateError(Exception):
+    """Root of every error idgate raises on purpose."""
+
+    code: str = "error"
+    default_detail: str = "The request failed."
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.default_detail
+        super().__init__(self.detail)
+
+
+class AuthenticationError(IdgateError):
+    code = "unauthenticated"
+    default_detail = "Authentication required."
+
+
+class InvalidCredentials(AuthenticationError):
+    """One answer for every login failure, so it reveals nothing about the account (LG-01)."""
+
+    code = "invalid_credentials"
+    default_detail = "Invalid credentials"
+
+
+class InvalidToken(AuthenticationError):
+    """The bearer token cannot be accepted.
+
+    ``detail`` is safe to show: it says what kind of problem it was, never the token itself.
+    """
+
+    code = "invalid_token"
+    default_detail = "The access token is invalid."
+
+
+class PermissionDenied(IdgateError):
+    code = "permission_denied"
+    default_detail = "You are not allowed to do this."
+
+
+class InvalidInput(IdgateError):
+    code = "invalid_input"
+    default_detail = "The request contains a value that is not accepted."
+
+
+class InvalidUsername(InvalidInput):
+    code = "invalid_username"
+    default_detail = "The username is not valid."
+
+
+class WeakPassword(InvalidInput):
+    """A new password was refused; ``detail`` says why.
+
+    NIST SP 800-63B 5.1.1.2: the verifier SHALL tell the subscriber why a password was refused.
+    """
+
+    code = "weak_password"
+    default_detail = "The password does not meet the password policy."
+
+
+class NotFound(IdgateError):
+    code = "not_found"
+    default_detail = "Not found."
+
+
+class Conflict(IdgateError):
+    code = "conflict"
+    default_detail = "The request conflicts with the current state."
+
+
+class UsernameTaken(Conflict):
+    code = "username_taken"
+    default_detail = "This username is already taken."
+
+
+class RateLimited(IdgateError):
+    code = "rate_limited"
+    default_detail = "Too many requests. Try again later."
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(detail)
+
+
+class Unavailable(IdgateError):
+    code = "unavailable"
+    default_detail = "The service is busy. Try again shortly."
+
+    def __init__(self, retry_after: int = 1, detail: str | None = None) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(detail)
+
+
+class ConfigurationError(IdgateError):
+    """Settings that idgate refuses to run with; ``problems`` names each one."""
+
+    code = "configuration_error"
+    default_detail = "idgate cannot start with these settings."
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(
+            "idgate cannot start with these settings:\n" + "\n".join(f"  - {p}" for p in problems)
+        )

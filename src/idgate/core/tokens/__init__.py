@@ -1,0 +1,1 @@
+"""Signing keys and access tokens."""

@@ -1,0 +1,32 @@
+"""The composed services of one idgate process, shared by the web app and the CLI.
+
+``idgate.app.build_services`` builds it; nothing else constructs services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from idgate.config import Settings
+from idgate.core.clock import Clock
+from idgate.core.passwords.pool import HashingPool
+from idgate.core.ports import UnitOfWork
+from idgate.core.tokens.access import AccessTokens
+from idgate.core.tokens.keys import KeyProvider
+from idgate.core.users import UserService
+
+
+@dataclass
+class Services:
+    """Services, ports and settings, shared by every request or command of a process."""
+
+    settings: Settings
+    clock: Clock
+    keys: KeyProvider
+    access_tokens: AccessTokens
+    users: UserService
+    hashing: HashingPool
+    uow_factory: Callable[[], UnitOfWork]
+    ping_database: Callable[[], Awaitable[None]]
+    close: Callable[[], Awaitable[None]]

@@ -1,0 +1,1 @@
+"""Storage adapters: SQLAlchemy repositories, the unit of work, migrations, key files."""

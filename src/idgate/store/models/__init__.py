@@ -1,0 +1,9 @@
+"""SQLAlchemy tables, one module per concept. Import this package to register them all."""
+
+from __future__ import annotations
+
+from idgate.store.models.audit import AuditRow
+from idgate.store.models.base import Base
+from idgate.store.models.users import RoleRow, UserRoleRow, UserRow
+
+__all__ = ["AuditRow", "Base", "RoleRow", "UserRoleRow", "UserRow"]

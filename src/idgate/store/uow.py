@@ -1,0 +1,85 @@
+"""The SQLAlchemy unit of work: one session, one transaction, one commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Self, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from idgate.core.clock import Clock
+from idgate.core.errors import IdgateError
+from idgate.core.ports import UnitOfWork
+from idgate.store.repositories.audit import SqlAuditRepository
+from idgate.store.repositories.users import SqlRoleRepository, SqlUserRepository
+
+audit_log = logging.getLogger("idgate.audit")
+T = TypeVar("T")
+
+
+class SqlUnitOfWork:
+    """Implements :class:`idgate.core.ports.UnitOfWork` on an ``AsyncSession``."""
+
+    users: SqlUserRepository
+    roles: SqlRoleRepository
+    audit: SqlAuditRepository
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        session = self._session = self._sessions()
+        self.users = SqlUserRepository(session, self._clock)
+        self.roles = SqlRoleRepository(session, self._clock)
+        self.audit = SqlAuditRepository(session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.rollback()  # a no-op after commit
+            await session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        events, self.audit.pending = self.audit.pending, []
+        for event in events:
+            audit_log.info(event.type, extra={"audit": event.as_log_record()})
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+        self.audit.pending = []
+
+
+async def run_in_unit_of_work(
+    factory: Callable[[], UnitOfWork], work: Callable[[UnitOfWork], Awaitable[T]]
+) -> T:
+    """Run ``work`` in a fresh unit of work and end it the idgate way.
+
+    It commits when ``work`` returns, and also when it raises a deliberate :class:`IdgateError`,
+    because the core stages only what must be kept before it refuses something (a failed login's
+    audit event, a throttling counter). Any other exception rolls everything back.
+    """
+    async with factory() as uow:
+        try:
+            result = await work(uow)
+        except IdgateError:
+            await uow.commit()
+            raise
+        await uow.commit()
+        return result

@@ -1,0 +1,163 @@
+"""Pure-ASGI middleware: request ids, security headers, the access log, the last-resort 500.
+
+Written as plain ASGI (not ``BaseHTTPMiddleware``) so it adds almost nothing to each request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from idgate.logs import request_id_var
+
+access_log = logging.getLogger("idgate.access")
+error_log = logging.getLogger("idgate.web")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+#: For JSON and everything else idgate serves: nothing may load, frame or be framed.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+#: The interactive API docs (development only, by default) load their UI from a CDN.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
+    "style-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data: "
+    "https://fastapi.tiangolo.com https://cdn.redoc.ly; connect-src 'self'; worker-src blob:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+HSTS = "max-age=63072000; includeSubDomains"
+
+
+class SecurityMiddleware:
+    """Adds the security headers to every response and logs one access line per request.
+
+    ``hsts``: send Strict-Transport-Security (when idgate is served over https).
+    ``docs_paths``: paths that get the relaxed docs CSP instead of the API one.
+    ``max_body_size``: larger request bodies get a 413 before anything reads them (ASVS 15.2.2).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, hsts: bool, docs_paths: frozenset[str], max_body_size: int
+    ) -> None:
+        self.app = app
+        self.hsts = hsts
+        self.docs_paths = docs_paths
+        self.max_body_size = max_body_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        reset = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+        https = self.hsts or scope.get("scheme") == "https"
+        csp = DOCS_CSP if scope["path"] in self.docs_paths else API_CSP
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["X-Frame-Options"] = "DENY"
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                headers.setdefault("Content-Security-Policy", csp)
+                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+                if "cache-control" not in headers:
+                    # Most answers carry tokens or personal data (ASVS 14.3.2, RFC 6749 5.1).
+                    headers["Cache-Control"] = "no-store"
+                    headers["Pragma"] = "no-cache"
+                if https:
+                    headers["Strict-Transport-Security"] = HSTS
+            await send(message)
+
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_size:
+                    raise BodyTooLarge()
+            return message
+
+        try:
+            declared = _content_length(scope)
+            if declared is not None and declared > self.max_body_size:
+                await _send_json(send_with_headers, 413, "payload_too_large", TOO_LARGE)
+            else:
+                await self.app(scope, receive_limited, send_with_headers)
+        except Exception:
+            error_log.exception("unhandled error")
+            if not response_started:
+                await _send_json(
+                    send_with_headers, 500, "internal_error", "Something went wrong on our side."
+                )
+        finally:
+            client = scope.get("client")
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],  # never the query string: it may carry secrets
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client": client[0] if client else None,
+                },
+            )
+            request_id_var.reset(reset)
+
+
+TOO_LARGE = "The request body is too large."
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while a body is read past the limit; the error handlers turn it into a 413."""
+
+    def __init__(self) -> None:
+        super().__init__(413, TOO_LARGE)
+
+
+async def _send_json(send: Send, status: int, code: str, detail: str) -> None:
+    body = json.dumps({"code": code, "detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _REQUEST_ID.match(text) else None
+    return None

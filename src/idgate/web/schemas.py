@@ -1,0 +1,49 @@
+"""Request and response bodies. Strict types: a number is not a password, a list is not a name.
+
+Unknown fields are ignored, so a client cannot set ``role`` or ``is_admin`` by sending them
+(SECURITY.md AZ-04).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_STRICT = ConfigDict(strict=True, extra="ignore", hide_input_in_errors=True)
+
+#: Generous bounds for what the schema accepts; the password policy decides the real limits.
+MAX_USERNAME_FIELD = 256
+MAX_PASSWORD_FIELD = 4096
+
+
+class Credentials(BaseModel):
+    """A username and password, as the tutorial sends them to /register and /login."""
+
+    model_config = _STRICT
+
+    username: str = Field(min_length=1, max_length=MAX_USERNAME_FIELD)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_FIELD)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - RFC 6750 token type
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID = Field(description="Stable account id; the 'sub' of the user's tokens.")
+    username: str
+    roles: list[str]
+    created_at: datetime
+
+
+class Message(BaseModel):
+    message: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]

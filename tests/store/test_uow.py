@@ -1,0 +1,74 @@
+"""The unit of work commits once, keeps deliberate refusals' records, and rolls back on bugs."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from idgate.core.audit import AuditEvent, AuditEventType
+from idgate.core.clock import FixedClock
+from idgate.core.errors import InvalidCredentials
+from idgate.core.models import RequestOrigin, User
+from idgate.core.ports import UnitOfWork
+from idgate.store.uow import SqlUnitOfWork, run_in_unit_of_work
+
+
+def stage(uow: UnitOfWork, clock: FixedClock) -> User:
+    return User(id=uuid.uuid4(), username="alice", password_hash="h", created_at=clock.now())
+
+
+async def count_users(factory: Callable[[], SqlUnitOfWork]) -> int:
+    async with factory() as uow:
+        return len(await uow.users.list())
+
+
+async def test_leaving_without_commit_rolls_back(
+    uow_factory: Callable[[], SqlUnitOfWork], clock: FixedClock
+) -> None:
+    async with uow_factory() as uow:
+        await uow.users.add(stage(uow, clock), "alice")
+    assert await count_users(uow_factory) == 0
+
+
+async def test_success_commits(uow_factory: Callable[[], SqlUnitOfWork], clock: FixedClock) -> None:
+    async def work(uow: UnitOfWork) -> None:
+        await uow.users.add(stage(uow, clock), "alice")
+
+    await run_in_unit_of_work(uow_factory, work)
+    assert await count_users(uow_factory) == 1
+
+
+async def test_deliberate_refusal_keeps_its_audit_event(
+    uow_factory: Callable[[], SqlUnitOfWork], clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def work(uow: UnitOfWork) -> None:
+        await uow.audit.add(
+            AuditEvent.create(AuditEventType.LOGIN_FAILED, clock.now(), RequestOrigin())
+        )
+        raise InvalidCredentials()
+
+    with caplog.at_level(logging.INFO, logger="idgate.audit"), pytest.raises(InvalidCredentials):
+        await run_in_unit_of_work(uow_factory, work)
+    async with uow_factory() as uow:
+        assert [e.type for e in await uow.audit.list()] == ["login.failed"]
+    # Published to the log only once it is durable.
+    assert [r.getMessage() for r in caplog.records if r.name == "idgate.audit"] == ["login.failed"]
+
+
+async def test_unexpected_error_rolls_back_and_publishes_nothing(
+    uow_factory: Callable[[], SqlUnitOfWork], clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def work(uow: UnitOfWork) -> None:
+        await uow.users.add(stage(uow, clock), "alice")
+        await uow.audit.add(
+            AuditEvent.create(AuditEventType.USER_CREATED, clock.now(), RequestOrigin())
+        )
+        raise RuntimeError("bug")
+
+    with caplog.at_level(logging.INFO, logger="idgate.audit"), pytest.raises(RuntimeError):
+        await run_in_unit_of_work(uow_factory, work)
+    assert await count_users(uow_factory) == 0
+    assert not [r for r in caplog.records if r.name == "idgate.audit"]

@@ -1,0 +1,145 @@
+"""Settings: environment variables, .env, defaults, and production's refusals."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from idgate.app import create_app
+from idgate.config import Settings
+from idgate.core.errors import ConfigurationError
+
+
+def make(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+def test_defaults() -> None:
+    settings = make()
+    assert settings.environment == "development"
+    assert settings.jwt_algorithm == "EdDSA"
+    assert settings.bcrypt_cost == 12
+    assert settings.access_token_ttl == timedelta(minutes=15)
+    assert settings.password_min_length == 15
+    assert settings.resolved_database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.resolved_database_url.endswith("/data/idgate.db")
+    assert settings.docs_are_enabled
+
+
+def test_environment_variables_and_env_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("IDGATE_BCRYPT_COST", "11")
+    monkeypatch.setenv("IDGATE_ACCESS_TOKEN_TTL", "300")
+    (tmp_path / ".env").write_text("IDGATE_ISSUER=https://id.example.test/\nIDGATE_AUDIENCE=api\n")
+    monkeypatch.chdir(tmp_path)
+    settings = Settings()
+    assert settings.bcrypt_cost == 11
+    assert settings.access_token_ttl == timedelta(seconds=300)
+    assert settings.issuer == "https://id.example.test"  # trailing slash removed
+    assert settings.audience == "api"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"bcrypt_cost": 9}, "bcrypt_cost"),
+        ({"bcrypt_cost": 4, "environment": "production"}, "bcrypt_cost"),
+        ({"password_min_length": 7}, "password_min_length"),
+        ({"password_max_length": 63}, "password_max_length"),
+        ({"jwt_algorithm": "HS256"}, "jwt_secret"),
+        ({"jwt_algorithm": "none"}, "jwt_algorithm"),
+        ({"jwt_leeway": 120}, "jwt_leeway"),
+        ({"issuer": "ftp://x"}, "issuer"),
+        ({"issuer": "https://x/?a=1"}, "issuer"),
+        ({"password_pepper": "short"}, "password_pepper"),
+    ],
+)
+def test_invalid_values_are_refused(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        make(**values)
+
+
+def test_low_bcrypt_cost_only_in_test_environment() -> None:
+    assert make(environment="test", bcrypt_cost=4).bcrypt_cost == 4
+
+
+def test_production_names_every_problem(tmp_path: Path) -> None:
+    settings = make(
+        environment="production",
+        data_dir=tmp_path,
+        issuer="http://id.example.test",
+        jwt_algorithm="HS256",
+        jwt_secret="change-this-to-a-real-secret-key",
+    )
+    with pytest.raises(ConfigurationError) as info:
+        create_app(settings)
+    problems = info.value.problems
+    assert len(problems) == 2
+    assert "IDGATE_ISSUER must be an https:// URL" in problems[0]
+    assert "placeholder" in problems[1]
+    assert "IDGATE_ISSUER" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        ("short-secret", "at least 32 bytes"),
+        ("secret", "placeholder"),
+        ("your-256-bit-secret", "placeholder"),
+        (" Change-This-To-A-Real-Secret-Key ", "placeholder"),
+    ],
+)
+def test_production_refuses_weak_hs256_secrets(tmp_path: Path, secret: str, problem: str) -> None:
+    settings = make(
+        environment="production",
+        data_dir=tmp_path,
+        issuer="https://id.example.test",
+        jwt_algorithm="HS256",
+        jwt_secret=secret,
+    )
+    with pytest.raises(ConfigurationError, match=problem):
+        settings.validate_for_production()
+
+
+def test_production_accepts_good_settings(tmp_path: Path) -> None:
+    make(
+        environment="production",
+        data_dir=tmp_path,
+        issuer="https://id.example.test",
+        jwt_algorithm="HS256",
+        jwt_secret=os.urandom(24).hex(),
+    ).validate_for_production()
+    make(
+        environment="production", data_dir=tmp_path, issuer="https://id.example.test"
+    ).validate_for_production()
+    assert not make(
+        environment="production", data_dir=tmp_path, issuer="https://id.example.test"
+    ).docs_are_enabled
+
+
+def test_development_warns_about_weak_secrets_but_starts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make(
+        environment="test",
+        data_dir=tmp_path,
+        bcrypt_cost=4,
+        jwt_algorithm="HS256",
+        jwt_secret="change-this-to-a-real-secret-key",
+    )
+    create_app(settings)
+    assert "IDGATE_JWT_SECRET is weak" in caplog.text
+
+
+def test_secrets_are_masked_in_repr() -> None:
+    settings = make(
+        jwt_algorithm="HS256",
+        jwt_secret="s3cr3t-value-that-is-long-enough-x",
+        password_pepper="p" * 40,
+    )
+    assert "s3cr3t" not in repr(settings) and "pppp" not in repr(settings)

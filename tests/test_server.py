@@ -1,0 +1,125 @@
+"""The real thing: `idgate migrate` and `idgate serve` in a subprocess, then the README's curl
+flow against it over TCP, exactly as a new user runs it after `make run`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    workdir = tmp_path_factory.mktemp("server")
+    port = free_port()
+    env = {
+        **os.environ,
+        "IDGATE_ENVIRONMENT": "test",
+        "IDGATE_BCRYPT_COST": "4",
+        "IDGATE_PORT": str(port),
+        "IDGATE_ISSUER": f"http://127.0.0.1:{port}",
+    }
+    env = {k: v for k, v in env.items() if not k.startswith("IDGATE_TEST_")}
+    idgate = str(Path(sys.executable).with_name("idgate"))
+    subprocess.run([idgate, "migrate"], cwd=workdir, env=env, check=True, capture_output=True)
+    process = subprocess.Popen(
+        [idgate, "serve"], cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            process.kill()
+            pytest.fail(f"idgate serve did not start: {process.communicate()}")
+        yield base
+    finally:
+        process.terminate()
+        try:
+            _, err = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, err = process.communicate()
+        # Every line the server wrote to stderr is one JSON object (structured logs).
+        for line in err.decode().splitlines():
+            if line.strip():
+                json.loads(line)
+        assert (workdir / "data" / "keys" / "keyset.json").exists()
+        assert oct((workdir / "data").stat().st_mode & 0o777) == "0o700"
+        assert oct((workdir / "data" / "idgate.db").stat().st_mode & 0o777) == "0o600"
+
+
+def readme_commands() -> list[str]:
+    """The curl commands of the README's tutorial section, in order."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("<!-- tutorial-flow -->")[1].split("<!-- /tutorial-flow -->")[0]
+    commands = []
+    for block in re.findall(r"```(?:sh|bash|console)\n(.*?)```", section, re.S):
+        joined = block.replace("\\\n", " ")
+        commands += [
+            line.strip() for line in joined.splitlines() if line.strip().startswith("curl")
+        ]
+    return commands
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_the_readme_tutorial_flow_with_curl(server: str) -> None:
+    commands = readme_commands()
+    assert len(commands) >= 5
+    token = None
+    outputs = []
+    for command in commands:
+        command = command.replace("http://127.0.0.1:8000", server)
+        if token:
+            command = command.replace("$TOKEN", token)
+        if "TOKEN=$(" in command or command.startswith("TOKEN="):
+            pytest.fail("keep the README's curl lines standalone")
+        result = subprocess.run(
+            ["sh", "-c", command + " -s -w '\\n%{http_code}'"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        body, _, status = result.stdout.rpartition("\n")
+        outputs.append((command, int(status), body))
+        if "/login " in command and int(status) == 200:
+            token = json.loads(body)["access_token"]
+    statuses = [status for _, status, _ in outputs]
+    assert statuses[:5] == [201, 200, 200, 401, 200], outputs
+
+
+def test_served_headers_and_errors(server: str) -> None:
+    r = httpx.get(f"{server}/public")
+    assert "server" not in r.headers
+    assert r.headers["x-content-type-options"] == "nosniff"
+    r = httpx.post(
+        f"{server}/login", content=b"{" * 100_000, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 413
+    r = httpx.request("TRACE", f"{server}/")
+    assert r.status_code == 405
