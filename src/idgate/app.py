@@ -31,6 +31,7 @@ from idgate.store.db import create_engine, session_factory
 from idgate.store.keystore import FileKeyStore
 from idgate.store.secrets_dir import ensure_private_dir, read_or_create_secret
 from idgate.store.uow import SqlUnitOfWork
+from idgate.web.authentication import BearerAuthenticator
 from idgate.web.errors import install_error_handlers
 from idgate.web.middleware import SecurityMiddleware
 from idgate.web.routers import auth, health, profile, wellknown
@@ -139,6 +140,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         lifespan=lifespan,
     )
     app.state.services = services
+    # How requests authenticate, in order; the first whose credential a request carries decides.
+    app.state.authenticators = [BearerAuthenticator()]
     install_error_handlers(app)
     for module in (auth, profile, wellknown, health):
         app.include_router(module.build_router())

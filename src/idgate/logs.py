@@ -38,6 +38,11 @@ def _flatten_audit(
     return event_dict
 
 
+def _drop_noise(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    event_dict.pop("color_message", None)  # uvicorn's ANSI-coloured copy of the message
+    return event_dict
+
+
 def json_formatter() -> logging.Formatter:
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
@@ -45,6 +50,7 @@ def json_formatter() -> logging.Formatter:
             structlog.stdlib.add_logger_name,
             structlog.stdlib.ExtraAdder(),
             _flatten_audit,
+            _drop_noise,
             _add_request_id,
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
         ],

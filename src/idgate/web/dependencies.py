@@ -1,19 +1,19 @@
-"""FastAPI dependencies: the unit of work, the caller's origin, the bearer-token principal."""
+"""FastAPI dependencies: services, the unit of work, the caller's origin and principal."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from idgate.core.errors import AuthenticationError, IdgateError, InvalidToken
+from idgate.core.errors import AuthenticationError, IdgateError, PermissionDenied
 from idgate.core.models import RequestOrigin, User
 from idgate.core.ports import UnitOfWork
-from idgate.core.tokens.access import AccessClaims
+from idgate.core.principal import Principal
 from idgate.services import Services
+from idgate.web.authentication import Authenticator
 from idgate.web.origin import request_origin
 
 
@@ -43,47 +43,32 @@ async def get_uow(services: ServicesDep) -> AsyncIterator[UnitOfWork]:
 
 UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
 
-# Declares the scheme for the OpenAPI docs; the token itself is parsed strictly below.
+# Declares the scheme for the OpenAPI docs; credentials are parsed by the authenticators.
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /login")
 
 
-def bearer_token(
+async def current_principal(
     request: Request,
+    services: ServicesDep,
+    uow: UowDep,
     _docs: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
-) -> str:
-    """Return the bearer token of the Authorization header (never a query or form value)."""
-    header = request.headers.get("authorization")
-    if not header:
-        raise AuthenticationError("Not authenticated")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer":
-        raise AuthenticationError("Not authenticated: use an 'Authorization: Bearer' header.")
-    value = value.strip()
-    if not value or " " in value:
-        raise InvalidToken("The access token is malformed.")
-    return value
+) -> Principal:
+    """Authenticate the request with the first authenticator whose credential it carries."""
+    authenticators: list[Authenticator] = request.app.state.authenticators
+    for authenticator in authenticators:
+        if authenticator.applies(request):
+            return await authenticator.authenticate(request, services, uow)
+    raise AuthenticationError("Not authenticated")
 
 
-def current_claims(
-    token: Annotated[str, Depends(bearer_token)], services: ServicesDep
-) -> AccessClaims:
-    """Verify the request's access token and return its claims."""
-    return services.access_tokens.verify(token)
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-ClaimsDep = Annotated[AccessClaims, Depends(current_claims)]
-
-
-async def current_user(claims: ClaimsDep, uow: UowDep) -> User:
-    """Return the enabled account the access token was issued to (SECURITY.md JW-06)."""
-    try:
-        user_id = uuid.UUID(claims.subject)
-    except ValueError:
-        raise InvalidToken("The access token's subject is unknown.") from None
-    user = await uow.users.get(user_id)
-    if user is None or user.disabled:
-        raise InvalidToken("The account behind this access token is not active.")
-    return user
+async def current_user(principal: PrincipalDep) -> User:
+    """Return the account behind the request; services (API keys) are refused here (AK-05)."""
+    if not principal.is_user or principal.user is None:
+        raise PermissionDenied("This endpoint is for user accounts only.")
+    return principal.user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -98,13 +83,12 @@ def require_json(request: Request) -> None:
 
 
 __all__ = [
-    "ClaimsDep",
     "CurrentUser",
     "OriginDep",
+    "PrincipalDep",
     "ServicesDep",
     "UowDep",
-    "bearer_token",
-    "current_claims",
+    "current_principal",
     "current_user",
     "get_services",
     "get_uow",
