@@ -129,6 +129,44 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
 
 
 @pytest.fixture
+def redis_url() -> str:
+    """The test Redis (IDGATE_TEST_REDIS_URL); tests give it a unique ``redis_prefix``.
+
+    With ``CI=true`` a missing or unreachable Redis fails the test instead of skipping it.
+    """
+    if not REDIS_URL:
+        if IN_CI:
+            pytest.fail("CI=true but IDGATE_TEST_REDIS_URL is not set")
+        pytest.skip("Redis is not configured (IDGATE_TEST_REDIS_URL)")
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at IDGATE_TEST_REDIS_URL is unreachable: {exc!r}")
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix no other test uses; its keys are deleted afterwards."""
+    prefix = f"idgate-test:{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    if REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        try:
+            keys = list(client.scan_iter(match=prefix + "*", count=1000))
+            if keys:
+                client.delete(*keys)
+        except redis.RedisError:
+            pass
+        finally:
+            client.close()
+
+
+@pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(datetime.now(UTC).replace(microsecond=0))
 

@@ -29,6 +29,7 @@ from idgate.logs import configure_logging
 from idgate.services import Services
 from idgate.store.db import create_engine, session_factory
 from idgate.store.keystore import FileKeyStore
+from idgate.store.redis import RedisKeys, create_redis
 from idgate.store.secrets_dir import ensure_private_dir, read_or_create_secret
 from idgate.store.uow import SqlUnitOfWork
 from idgate.web.authentication import BearerAuthenticator
@@ -89,9 +90,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
+    redis = create_redis(settings.redis_url.get_secret_value()) if settings.redis_url else None
+
     async def close() -> None:
         await engine.dispose()
         pool.shutdown()
+        if redis is not None:
+            await redis.aclose()
 
     return Services(
         settings=settings,
@@ -109,6 +114,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         hashing=pool,
         uow_factory=lambda: SqlUnitOfWork(sessions, clock),
         ping_database=ping_database,
+        redis=redis,
+        redis_keys=RedisKeys(settings.redis_prefix),
         close=close,
     )
 

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default: SQLite file idgate.db in the data directory. "
         "PostgreSQL: postgresql://user@host/dbname",
     )
+    redis_url: SecretStr | None = Field(
+        None,
+        description="redis:// or rediss:// URL of the Redis that every instance shares; "
+        "default: none (state kept in the database and in-process).",
+    )
+    redis_prefix: str = Field("idgate:", description="Prefix of every Redis key idgate writes.")
     issuer: str = Field(
         "http://127.0.0.1:8000",
         description="The public base URL of this idgate; the 'iss' of every token.",

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from redis.asyncio import Redis
+
 from idgate.config import Settings
 from idgate.core.clock import Clock
 from idgate.core.passwords.pool import HashingPool
@@ -15,6 +17,7 @@ from idgate.core.ports import UnitOfWork
 from idgate.core.tokens.access import AccessTokens
 from idgate.core.tokens.keys import KeyProvider
 from idgate.core.users import UserService
+from idgate.store.redis import RedisKeys
 
 
 @dataclass
@@ -29,4 +32,7 @@ class Services:
     hashing: HashingPool
     uow_factory: Callable[[], UnitOfWork]
     ping_database: Callable[[], Awaitable[None]]
+    #: The shared Redis client when IDGATE_REDIS_URL is set, else None.
+    redis: Redis | None
+    redis_keys: RedisKeys
     close: Callable[[], Awaitable[None]]

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from idgate.app import create_app
 from idgate.config import Settings
@@ -94,6 +95,23 @@ async def test_readiness_fails_when_the_database_is_gone(tmp_path: Path) -> None
             r = await c.get("/health/ready")
     assert r.status_code == 503 and r.json()["code"] == "unavailable"
     assert r.headers["retry-after"] == "5"
+
+
+@pytest.mark.redis
+async def test_readiness_checks_redis_when_configured(
+    settings: Settings, redis_url: str, redis_prefix: str
+) -> None:
+    for url, expected in [(redis_url, 200), ("redis://127.0.0.1:1/0", 503)]:
+        app = create_app(
+            settings.model_copy(update={"redis_url": SecretStr(url), "redis_prefix": redis_prefix})
+        )
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                r = await c.get("/health/ready")
+        assert r.status_code == expected, r.text
+        if expected == 503:
+            assert r.json()["detail"] == "Redis is not reachable."
 
 
 async def test_unexpected_errors_are_a_generic_500(app: FastAPI) -> None:

@@ -29,11 +29,16 @@ def build_router() -> APIRouter:
         responses={503: {"description": "A dependency is unreachable"}},
     )
     async def ready(services: ServicesDep) -> Health:
-        """The process can serve: the database answers."""
+        """The process can serve: the database (and Redis, when configured) answer."""
         try:
             await services.ping_database()
         except Exception:
             raise Unavailable(5, "The database is not reachable.") from None
+        if services.redis is not None:
+            try:
+                await services.redis.ping()
+            except Exception:
+                raise Unavailable(5, "Redis is not reachable.") from None
         return Health(status="ok")
 
     return router
