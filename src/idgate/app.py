@@ -35,7 +35,7 @@ from idgate.store.uow import SqlUnitOfWork
 from idgate.web.authentication import BearerAuthenticator
 from idgate.web.errors import install_error_handlers
 from idgate.web.middleware import SecurityMiddleware
-from idgate.web.routers import auth, health, profile, wellknown
+from idgate.web.routers import auth, health, password, profile, wellknown
 
 log = logging.getLogger("idgate")
 
@@ -150,7 +150,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # How requests authenticate, in order; the first whose credential a request carries decides.
     app.state.authenticators = [BearerAuthenticator()]
     install_error_handlers(app)
-    for module in (auth, profile, wellknown, health):
+    for module in (auth, profile, password, wellknown, health):
         app.include_router(module.build_router())
     app.add_middleware(
         SecurityMiddleware,

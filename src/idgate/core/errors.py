@@ -7,6 +7,7 @@ The tree::
     │   ├── InvalidCredentials     wrong username/password, unknown or disabled account
     │   └── InvalidToken           missing, malformed, forged, expired or revoked token
     ├── PermissionDenied           authenticated but not allowed (HTTP 403)
+    │   └── CurrentPasswordIncorrect  re-authentication for a sensitive change failed
     ├── InvalidInput               the request is well-formed but its values are refused (HTTP 422)
     │   ├── InvalidUsername
     │   └── WeakPassword           the password policy refused a new password
@@ -60,6 +61,13 @@ class InvalidToken(AuthenticationError):
 class PermissionDenied(IdgateError):
     code = "permission_denied"
     default_detail = "You are not allowed to do this."
+
+
+class CurrentPasswordIncorrect(PermissionDenied):
+    """The current password given to confirm a sensitive change is wrong (PW-09)."""
+
+    code = "current_password_incorrect"
+    default_detail = "The current password is incorrect."
 
 
 class InvalidInput(IdgateError):

@@ -21,6 +21,13 @@ class User:
     created_at: datetime
     disabled: bool = False
     roles: tuple[str, ...] = field(default_factory=tuple)
+    #: Every credential issued before this instant (access tokens, refresh tokens, sessions) is
+    #: dead: set when the password changes or the user signs out everywhere (JW-10, SS-07).
+    revoked_before: datetime | None = None
+
+    def issued_before_revocation(self, issued_at: datetime) -> bool:
+        """Return whether a credential issued at ``issued_at`` was revoked since."""
+        return self.revoked_before is not None and issued_at < self.revoked_before
 
     @property
     def is_admin(self) -> bool:

@@ -40,6 +40,10 @@ class UserRepository(Protocol):
         """Stage enabling or disabling the user."""
         ...
 
+    async def revoke_credentials(self, user_id: uuid.UUID, before: datetime) -> None:
+        """Stage revoking every credential of the user issued before ``before``."""
+        ...
+
     async def list(self, *, offset: int = 0, limit: int = 50) -> Sequence[User]:
         """Return users ordered by creation time."""
         ...

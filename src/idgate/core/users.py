@@ -6,14 +6,15 @@ Every method takes the unit of work of the request or command it serves; the cal
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import NoReturn
 
 from idgate.core.audit import AuditEvent, AuditEventType, Outcome
 from idgate.core.clock import Clock
-from idgate.core.errors import InvalidCredentials
+from idgate.core.errors import CurrentPasswordIncorrect, InvalidCredentials, WeakPassword
 from idgate.core.ids import new_id
 from idgate.core.models import RequestOrigin, User
-from idgate.core.passwords.hashers import PasswordHashers
+from idgate.core.passwords.hashers import PasswordHashers, normalize_password
 from idgate.core.passwords.policy import PasswordPolicy
 from idgate.core.passwords.pool import HashingPool
 from idgate.core.ports import UnitOfWork
@@ -121,6 +122,61 @@ class UserService:
             )
         )
         return user
+
+    async def change_password(
+        self,
+        uow: UnitOfWork,
+        user: User,
+        current_password: str,
+        new_password: str,
+        origin: RequestOrigin,
+    ) -> datetime:
+        """Replace the password after re-checking the current one (PW-09, SS-07).
+
+        Every credential of the user issued before the change (access tokens, refresh tokens,
+        browser sessions) is revoked; the caller issues fresh ones for the client that made the
+        change. Returns the revocation instant, whole seconds (as JWT ``iat`` values are), so a
+        token issued right after the change is not caught by it.
+        """
+        if user.password_hash is None:
+            raise CurrentPasswordIncorrect()
+        if len(current_password) > self.policy.max_length:
+            await self._change_refused(uow, origin, user)
+        result = await self.pool.run(self.hashers.verify, current_password, user.password_hash)
+        if not result.ok:
+            await self._change_refused(uow, origin, user)
+        if normalize_password(new_password) == normalize_password(current_password):
+            raise WeakPassword("The new password must differ from the current one.")
+        self.policy.check(new_password, context=[user.username, user.username.split("@")[0]])
+        new_hash = await self.pool.run(self.hashers.hash, new_password)
+        revoked_before = self.clock.now().replace(microsecond=0)
+        await uow.users.set_password_hash(user.id, new_hash)
+        await uow.users.revoke_credentials(user.id, revoked_before)
+        user.password_hash, user.revoked_before = new_hash, revoked_before
+        await uow.audit.add(
+            AuditEvent.create(
+                AuditEventType.PASSWORD_CHANGED,
+                self.clock.now(),
+                origin,
+                actor_id=user.id,
+                subject_id=user.id,
+            )
+        )
+        return revoked_before
+
+    async def _change_refused(self, uow: UnitOfWork, origin: RequestOrigin, user: User) -> NoReturn:
+        await uow.audit.add(
+            AuditEvent.create(
+                AuditEventType.PASSWORD_CHANGED,
+                self.clock.now(),
+                origin,
+                outcome=Outcome.FAILURE,
+                actor_id=user.id,
+                subject_id=user.id,
+                reason="current_password_incorrect",
+            )
+        )
+        raise CurrentPasswordIncorrect()
 
     async def _failed(
         self, uow: UnitOfWork, origin: RequestOrigin, user: User | None, reason: str

@@ -60,6 +60,9 @@ class MemoryUserRepository:
     async def set_disabled(self, user_id: uuid.UUID, disabled: bool) -> None:
         self._store.users[user_id] = replace(self._store.users[user_id], disabled=disabled)
 
+    async def revoke_credentials(self, user_id: uuid.UUID, before: datetime) -> None:
+        self._store.users[user_id] = replace(self._store.users[user_id], revoked_before=before)
+
     async def list(self, *, offset: int = 0, limit: int = 50) -> Sequence[User]:
         ordered = sorted(self._store.users.values(), key=lambda u: (u.created_at, u.id))
         return [self._with_roles(u) for u in ordered[offset : offset + limit]]

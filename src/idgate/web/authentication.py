@@ -79,6 +79,8 @@ class BearerAuthenticator:
         user = await uow.users.get(user_id)
         if user is None or user.disabled:
             raise InvalidToken("The account behind this access token is not active.")
+        if user.issued_before_revocation(claims.issued_at):
+            raise InvalidToken("The access token has been revoked.")
         return Principal(
             subject=str(user.id),
             kind="user",

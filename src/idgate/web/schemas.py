@@ -28,6 +28,15 @@ class Credentials(BaseModel):
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_FIELD)
 
 
+class PasswordChange(BaseModel):
+    """The current password (re-authentication, PW-09) and the new one."""
+
+    model_config = _STRICT
+
+    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_FIELD)
+    new_password: str = Field(min_length=1, max_length=MAX_PASSWORD_FIELD)
+
+
 class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - RFC 6750 token type

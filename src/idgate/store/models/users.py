@@ -20,6 +20,8 @@ class UserRow(Base):
     username_canonical: Mapped[str] = mapped_column(String(128), unique=True)
     password_hash: Mapped[str | None] = mapped_column(Text)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Credentials issued before this instant are revoked (password change, sign out everywhere).
+    revoked_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

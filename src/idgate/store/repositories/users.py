@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +24,7 @@ def _to_domain(row: UserRow, roles: Sequence[str]) -> User:
         created_at=row.created_at,
         disabled=row.disabled,
         roles=tuple(sorted(roles)),
+        revoked_before=row.revoked_before,
     )
 
 
@@ -88,6 +90,13 @@ class SqlUserRepository:
             update(UserRow)
             .where(UserRow.id == user_id)
             .values(disabled=disabled, updated_at=self._clock.now())
+        )
+
+    async def revoke_credentials(self, user_id: uuid.UUID, before: datetime) -> None:
+        await self._session.execute(
+            update(UserRow)
+            .where(UserRow.id == user_id)
+            .values(revoked_before=before, updated_at=self._clock.now())
         )
 
     async def list(self, *, offset: int = 0, limit: int = 50) -> Sequence[User]:
