@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from idgate import __version__
 from idgate.config import PLACEHOLDER_SECRETS, Settings
+from idgate.core.admin import AdminService
 from idgate.core.clock import Clock, SystemClock
 from idgate.core.passwords.hashers import (
     Argon2idHasher,
@@ -22,6 +23,8 @@ from idgate.core.passwords.hashers import (
 )
 from idgate.core.passwords.policy import PasswordPolicy
 from idgate.core.passwords.pool import HashingPool
+from idgate.core.reauth import Reauthentication
+from idgate.core.service_accounts import ServiceAccountService
 from idgate.core.tokens.access import AccessTokens
 from idgate.core.tokens.keys import KeyProvider, KeySet, StaticKeyProvider, hmac_signing_key
 from idgate.core.users import UserService
@@ -32,10 +35,20 @@ from idgate.store.keystore import FileKeyStore
 from idgate.store.redis import RedisKeys, create_redis
 from idgate.store.secrets_dir import ensure_private_dir, read_or_create_secret
 from idgate.store.uow import SqlUnitOfWork
+from idgate.web.api_key_authentication import ApiKeyAuthenticator
 from idgate.web.authentication import BearerAuthenticator
 from idgate.web.errors import install_error_handlers
 from idgate.web.middleware import SecurityMiddleware
-from idgate.web.routers import auth, health, password, profile, wellknown
+from idgate.web.routers import (
+    admin_roles,
+    admin_users,
+    auth,
+    health,
+    password,
+    profile,
+    service_accounts,
+    wellknown,
+)
 
 log = logging.getLogger("idgate")
 
@@ -117,6 +130,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         redis=redis,
         redis_keys=RedisKeys(settings.redis_prefix),
         close=close,
+        admin=AdminService(
+            clock,
+            Reauthentication(hashers, pool, clock, max_length=settings.password_max_length),
+        ),
+        service_accounts=ServiceAccountService(clock, default_ttl=settings.api_key_default_ttl),
     )
 
 
@@ -148,9 +166,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.services = services
     # How requests authenticate, in order; the first whose credential a request carries decides.
-    app.state.authenticators = [BearerAuthenticator()]
+    app.state.authenticators = [BearerAuthenticator(), ApiKeyAuthenticator()]
     install_error_handlers(app)
     for module in (auth, profile, password, wellknown, health):
+        app.include_router(module.build_router())
+    for module in (admin_users, admin_roles, service_accounts):
         app.include_router(module.build_router())
     app.add_middleware(
         SecurityMiddleware,

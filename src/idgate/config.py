@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `idgate serve` listens on.")
     port: int = Field(8000, description="Port `idgate serve` listens on.")
     workers: int = Field(1, ge=1, description="Worker processes for `idgate serve`.")
+    api_key_default_ttl: timedelta = Field(
+        timedelta(days=90),
+        description="Lifetime of a new API key unless its creator chooses another (seconds or "
+        "ISO 8601).",
+    )
 
     @field_validator("access_token_ttl", "jwt_leeway", mode="before")
     @classmethod
@@ -114,6 +119,20 @@ class Settings(BaseSettings):
         # Durations are written in seconds in the environment ("900"), or as ISO 8601 ("PT15M").
         if isinstance(value, str) and value.strip().isdigit():
             return int(value)
+        return value
+
+    @field_validator("api_key_default_ttl", mode="before")
+    @classmethod
+    def _api_key_ttl_seconds(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        return value
+
+    @field_validator("api_key_default_ttl")
+    @classmethod
+    def _api_key_ttl_bounds(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=1) <= value <= timedelta(days=3650):
+            raise ValueError("api_key_default_ttl must be between 1 minute and 10 years")
         return value
 
     @field_validator("issuer")

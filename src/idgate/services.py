@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from idgate.config import Settings
+from idgate.core.admin import AdminService
 from idgate.core.clock import Clock
 from idgate.core.passwords.pool import HashingPool
 from idgate.core.ports import UnitOfWork
+from idgate.core.service_accounts import ServiceAccountService
 from idgate.core.tokens.access import AccessTokens
 from idgate.core.tokens.keys import KeyProvider
 from idgate.core.users import UserService
@@ -36,3 +38,5 @@ class Services:
     redis: Redis | None
     redis_keys: RedisKeys
     close: Callable[[], Awaitable[None]]
+    admin: AdminService
+    service_accounts: ServiceAccountService

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from idgate.core.rbac import token_claims
 from idgate.web.dependencies import OriginDep, ServicesDep, UowDep, require_json
 from idgate.web.schemas import Credentials, TokenResponse, UserOut
 
@@ -39,7 +40,11 @@ def build_router() -> APIRouter:
     ) -> TokenResponse:
         """Exchange a username and password for a bearer access token."""
         user = await services.users.authenticate(uow, body.username, body.password, origin)
-        issued = services.access_tokens.issue(str(user.id), roles=user.roles)
+        # Resource servers decide offline from the permissions in the token (docs/authorization.md).
+        permissions = await uow.roles.permissions_of(user.roles)
+        issued = services.access_tokens.issue(
+            str(user.id), roles=user.roles, extra=token_claims(permissions)
+        )
         return TokenResponse(access_token=issued.token, expires_in=issued.expires_in)
 
     return router
