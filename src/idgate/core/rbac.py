@@ -161,7 +161,7 @@ def may_act_on(authority: Authority, actor_id: str, owner_id: str | None, permis
 
     Ids are compared as strings; a resource without an owner is governed by the permission only.
     """
-    if owner_id is not None and str(owner_id) == str(actor_id):
+    if actor_id and owner_id is not None and str(owner_id) == str(actor_id):
         return True
     return authority.allows(permission)
 
