@@ -16,7 +16,7 @@ from idgate.core.admin import (
     RoleExists,
     SelfAdministration,
 )
-from idgate.core.audit import AuditEventType, Outcome
+from idgate.core.audit import AuditEvent, AuditEventType, Outcome
 from idgate.core.clock import FixedClock
 from idgate.core.errors import CurrentPasswordIncorrect, NotFound
 from idgate.core.models import SYSTEM_ORIGIN, RequestOrigin, User
@@ -58,7 +58,7 @@ class World:
             lambda uow: self.users.register(uow, name, PASSWORD, ORIGIN, roles=("user", *roles))
         )
 
-    def events(self, type: AuditEventType) -> list[object]:
+    def events(self, type: AuditEventType) -> list[AuditEvent]:
         return [e for e in self.store.audit if e.type == type]
 
 
@@ -79,13 +79,13 @@ async def test_role_changes_need_the_admins_password(world: World) -> None:
         )
     assert (alice.id, "admin") not in world.store.memberships
     (failed,) = world.events(AuditEventType.REAUTHENTICATION_FAILED)
-    assert failed.outcome == Outcome.FAILURE and failed.actor_id == root.id  # type: ignore[attr-defined]
+    assert failed.outcome == Outcome.FAILURE and failed.actor_id == root.id
     user = await world.run(
         lambda uow: world.admin.grant_role(uow, actor, alice.id, "admin", password=PASSWORD)
     )
     assert user.roles == ("admin", "user")
     (granted,) = world.events(AuditEventType.ROLE_GRANTED)
-    assert (granted.actor_id, granted.subject_id) == (root.id, alice.id)  # type: ignore[attr-defined]
+    assert (granted.actor_id, granted.subject_id) == (root.id, alice.id)
     # The operator's command line needs no password.
     cli = Actor(None, SYSTEM_ORIGIN)
     user = await world.run(lambda uow: world.admin.revoke_role(uow, cli, alice.id, "admin"))
@@ -124,7 +124,7 @@ async def test_disable_ends_credentials_and_keys_and_delete_leaves_no_orphans(
     assert disabled.revoked_before > world.clock.now()  # catches tokens of the current second
     assert all(k.revoked_at is not None for k in world.store.api_keys.values())
     (event,) = world.events(AuditEventType.USER_DISABLED)
-    assert event.details == {"api_keys_revoked": 1}  # type: ignore[attr-defined]
+    assert event.details == {"api_keys_revoked": 1}
     enabled = await world.run(lambda uow: world.admin.set_disabled(uow, actor, alice.id, False))
     assert not enabled.disabled
     await world.run(lambda uow: world.admin.delete_user(uow, actor, alice.id))
@@ -132,7 +132,7 @@ async def test_disable_ends_credentials_and_keys_and_delete_leaves_no_orphans(
     assert not world.store.service_accounts and not world.store.api_keys
     assert not [m for m in world.store.memberships if m[0] == alice.id]
     (deleted,) = world.events(AuditEventType.USER_DELETED)
-    assert deleted.details["service_accounts_deleted"] == 1  # type: ignore[attr-defined]
+    assert deleted.details["service_accounts_deleted"] == 1
 
 
 async def test_roles_and_permissions(world: World) -> None:

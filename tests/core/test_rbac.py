@@ -63,8 +63,19 @@ def test_has_permission_and_uncovered() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "Posts:Delete", "posts::delete", "posts:", ":posts", "posts:de lete", "po*sts", "a" * 129,
-     "a:b:c:d:e:f:g:h:i", "posts:délete", "-posts"],
+    [
+        "",
+        "Posts:Delete",
+        "posts::delete",
+        "posts:",
+        ":posts",
+        "posts:de lete",
+        "po*sts",
+        "a" * 129,
+        "a:b:c:d:e:f:g:h:i",
+        "posts:délete",
+        "-posts",
+    ],
 )
 def test_invalid_permissions_are_refused_with_a_reason(bad: str) -> None:
     with pytest.raises(InvalidPermission) as caught:
@@ -118,7 +129,12 @@ def _claims(**extra: object) -> AccessClaims:
     scope = extra.pop("scope", ())
     assert isinstance(scope, tuple)
     return AccessClaims(
-        subject="u", jti="j", issued_at=now, expires_at=now, scope=scope, roles=("user",),
+        subject="u",
+        jti="j",
+        issued_at=now,
+        expires_at=now,
+        scope=scope,
+        roles=("user",),
         extra=extra,
     )
 

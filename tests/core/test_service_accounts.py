@@ -106,7 +106,9 @@ async def test_every_bad_key_gets_the_same_error_after_the_same_work(world: Worl
     bob = world.add_user("bob", "editor")
     good = await world.key(await world.account(alice), "posts:read")
     revoked = await world.key(await world.account(alice, "old"), "posts:read")
-    expiring = await world.key(await world.account(alice, "tmp"), "posts:read", ttl=timedelta(minutes=5))
+    expiring = await world.key(
+        await world.account(alice, "tmp"), "posts:read", ttl=timedelta(minutes=5)
+    )
     bobs = await world.key(await world.account(bob), "posts:read")
     await world.run(lambda uow: world.service.revoke_key(uow, revoked.key, ORIGIN))
     world.clock.advance(timedelta(minutes=10))

@@ -28,6 +28,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from idgate.core.admin import Actor
 from idgate.core.audit import AuditEvent, AuditEventType, Outcome
 from idgate.core.errors import PermissionDenied
 from idgate.core.models import RequestOrigin
@@ -35,7 +36,7 @@ from idgate.core.ports import UnitOfWork
 from idgate.core.principal import Principal
 from idgate.core.rbac import Authority, authority_of, has_permission, may_act_on
 from idgate.services import Services
-from idgate.web.dependencies import OriginDep, PrincipalDep, ServicesDep, UowDep
+from idgate.web.dependencies import CurrentUser, OriginDep, PrincipalDep, ServicesDep, UowDep
 
 
 class Authorization:
@@ -160,9 +161,18 @@ def require_scope(*scopes: str) -> PrincipalCheck:
     return check
 
 
+def acting_user(user: CurrentUser, origin: OriginDep) -> Actor:
+    """The user performing an administrative action, for the audit trail."""
+    return Actor(user, origin)
+
+
+ActorDep = Annotated[Actor, Depends(acting_user)]
+
 __all__ = [
+    "ActorDep",
     "Authorization",
     "AuthorizationDep",
+    "acting_user",
     "get_authorization",
     "require_permission",
     "require_role",

@@ -10,11 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from idgate.core.admin import Actor
 from idgate.core.rbac import ADMIN_ROLE, MAX_PERMISSION_LENGTH
 from idgate.web.admin_schemas import Reauthenticate, RoleIn, RoleOut
-from idgate.web.authorization import require_role
-from idgate.web.dependencies import CurrentUser, OriginDep, ServicesDep, UowDep, require_json
+from idgate.web.authorization import ActorDep, require_role
+from idgate.web.dependencies import ServicesDep, UowDep, require_json
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not authenticated"},
@@ -33,11 +32,6 @@ def build_router() -> APIRouter:
         dependencies=[Depends(require_role(ADMIN_ROLE))],
         responses=_ERRORS,
     )
-
-    def actor(admin: CurrentUser, origin: OriginDep) -> Actor:
-        return Actor(admin, origin)
-
-    ActorDep = Annotated[Actor, Depends(actor)]
 
     @router.get("", response_model=list[RoleOut], name="admin_list_roles")
     async def list_roles(services: ServicesDep, uow: UowDep) -> list[RoleOut]:

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from idgate.core.admin import Actor
 from idgate.core.rbac import ADMIN_ROLE
 from idgate.web.admin_schemas import (
     AdminUserOut,
@@ -21,8 +20,8 @@ from idgate.web.admin_schemas import (
     RevokedOut,
     UserPage,
 )
-from idgate.web.authorization import require_role
-from idgate.web.dependencies import CurrentUser, OriginDep, ServicesDep, UowDep, require_json
+from idgate.web.authorization import ActorDep, require_role
+from idgate.web.dependencies import ServicesDep, UowDep, require_json
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not authenticated"},
@@ -39,11 +38,6 @@ def build_router() -> APIRouter:
         dependencies=[Depends(require_role(ADMIN_ROLE))],
         responses=_ERRORS,
     )
-
-    def actor(admin: CurrentUser, origin: OriginDep) -> Actor:
-        return Actor(admin, origin)
-
-    ActorDep = Annotated[Actor, Depends(actor)]
 
     @router.get("", response_model=UserPage, name="admin_list_users")
     async def list_users(
