@@ -224,6 +224,7 @@ async def test_users_cannot_touch_each_others_accounts_or_keys(
 ) -> None:
     await make_user(app, "bob")
     bob = await login(client, "bob")
+    bob_id = (await client.get("/profile", headers=bob)).json()["id"]
     bobs_account = await new_account(client, bob)
     bobs_key = await new_key(client, bob, bobs_account)
     key_id = bobs_key["key"]["id"]
@@ -235,10 +236,7 @@ async def test_users_cannot_touch_each_others_accounts_or_keys(
         ("GET", f"/api-keys/{key_id}"),
         ("DELETE", f"/api-keys/{key_id}"),
         ("POST", f"/api-keys/{key_id}/rotate"),
-        (
-            "GET",
-            f"/service-accounts?owner_id={(await client.get('/profile', headers=bob)).json()['id']}",
-        ),
+        ("GET", f"/service-accounts?owner_id={bob_id}"),
     ):
         r = await client.request(method, path, json={}, headers=alice)
         assert r.status_code == 403, (method, path, r.status_code)
