@@ -2,7 +2,7 @@
 
 A key looks like ``idg_`` + 43 characters + 6 characters, 53 in all::
 
-    idg_Q2hhbmdlIG1lIGZvciBhIHJlYWwga2V5IHBsZWFzZSE0WcE2b1
+    idg_RXhhbXBsZSBvbmx5OiBuZXZlciBhIHJlYWwga2V5IQx2P4Wgv
 
 * ``idg_`` is a fixed prefix, so a leaked key is recognisable in logs, tickets and repositories;
 * the 43 characters are 32 bytes (256 bits) from the OS CSPRNG, base64url without padding
