@@ -143,3 +143,15 @@ def test_secrets_are_masked_in_repr() -> None:
         password_pepper="p" * 40,
     )
     assert "s3cr3t" not in repr(settings) and "pppp" not in repr(settings)
+
+
+def test_api_key_default_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert make().api_key_default_ttl == timedelta(days=90)
+    monkeypatch.setenv("IDGATE_API_KEY_DEFAULT_TTL", "3600")
+    assert Settings(_env_file=None).api_key_default_ttl == timedelta(hours=1)
+    monkeypatch.setenv("IDGATE_API_KEY_DEFAULT_TTL", "P30D")
+    assert Settings(_env_file=None).api_key_default_ttl == timedelta(days=30)
+    for bad in ("0", "30", "P4000D"):
+        monkeypatch.setenv("IDGATE_API_KEY_DEFAULT_TTL", bad)
+        with pytest.raises(ValidationError, match="api_key_default_ttl"):
+            Settings(_env_file=None)

@@ -11,6 +11,8 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 
+from idgate.app import create_app
+from idgate.config import Settings
 from idgate.core.apikeys import hash_key
 from idgate.core.clock import FixedClock
 from idgate.web.authorization import require_permission
@@ -313,3 +315,18 @@ async def test_expiry_options_and_bad_input(
         headers={**alice, "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert r.status_code == 415
+
+
+async def test_the_default_lifetime_comes_from_the_settings(
+    settings: Settings, clock: FixedClock
+) -> None:
+    custom = settings.model_copy(update={"api_key_default_ttl": timedelta(days=7)})
+    application = create_app(custom, clock=clock)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            await make_user(application, "alice")
+            alice = await login(c, "alice")
+            account = await new_account(c, alice)
+            key = (await new_key(c, alice, account))["key"]
+    assert key["expires_at"].startswith((clock.now() + timedelta(days=7)).date().isoformat())
