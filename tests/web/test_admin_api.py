@@ -323,6 +323,43 @@ async def test_tokens_keep_permissions_until_they_expire_for_resource_servers(
     services = app.state.services
     claims = services.access_tokens.verify(olga["Authorization"].split()[1])
     assert claims.extra["permissions"] == ["ops:run"]  # stale until exp, as documented
+    fresh = services.access_tokens.verify((await login(client, "olga"))["Authorization"].split()[1])
+    assert fresh.extra["permissions"] == [] and fresh.roles == ("user",)  # new tokens: at once
     clock.advance(services.access_tokens.ttl + timedelta(minutes=2))
     with pytest.raises(InvalidToken, match="expired"):
         services.access_tokens.verify(olga["Authorization"].split()[1])
+
+
+async def test_hostile_input_gets_a_clear_4xx(
+    app: FastAPI, client: httpx.AsyncClient, root: dict[str, str]
+) -> None:
+    alice = await make_user(app, "alice")
+    for q in ("\x00", "al\x00", "a\u202eb", "' OR 1=1 --"):
+        r = await client.get("/admin/users", params={"q": q}, headers=root)
+        assert r.status_code in {200, 422}, (q, r.status_code)
+        if r.status_code == 200:
+            assert r.json()["items"] == []
+    for name in ("%00", "a%00b", "x" * 300, "Ünïcode", "%20", "a%0Ab"):
+        for method, path in (
+            ("GET", f"/admin/roles/{name}"),
+            ("DELETE", f"/admin/roles/{name}"),
+            ("PUT", f"/admin/roles/{name}/permissions/x:y"),
+            ("PUT", f"/admin/users/{alice.id}/roles/{name}"),
+            ("DELETE", f"/admin/users/{alice.id}/roles/{name}"),
+            ("DELETE", f"/admin/roles/user/permissions/{name}"),
+        ):
+            r = await client.request(method, path, json=CONFIRM, headers=root)
+            assert 400 <= r.status_code < 500, (method, path, r.status_code)
+    for body in (
+        {"name": "ok-role", "description": "bad\x00text"},
+        {"name": "ok-role", "description": "x" * 257},
+        {"name": "ok\x00role"},
+    ):
+        r = await client.post("/admin/roles", json=body, headers=root)
+        assert r.status_code == 422, body
+    alice_token = await login(client, "alice")
+    r = await client.post(
+        "/service-accounts", json={"name": "ci", "description": "a\x00b"}, headers=alice_token
+    )
+    assert r.status_code == 422
+    assert (await client.get("/admin/roles/ok-role", headers=root)).status_code == 404

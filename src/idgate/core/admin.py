@@ -24,19 +24,21 @@ from typing import Any, Generic, TypeVar
 
 from idgate.core.audit import AuditEvent, AuditEventType
 from idgate.core.clock import Clock
-from idgate.core.errors import Conflict, NotFound
+from idgate.core.errors import Conflict, InvalidUsername, NotFound
 from idgate.core.models import RequestOrigin, User
 from idgate.core.ports import UnitOfWork
 from idgate.core.rbac import (
     ADMIN_ROLE,
     BUILTIN_ROLES,
+    InvalidRoleName,
     Role,
     normalize_permissions,
     validate_permission,
     validate_role_name,
 )
 from idgate.core.reauth import Reauthentication
-from idgate.core.usernames import canonical_username
+from idgate.core.text import plain_text
+from idgate.core.usernames import canonical_username, validate_username
 
 T = TypeVar("T")
 MAX_PAGE = 200
@@ -84,6 +86,14 @@ class Page(Generic[T]):
     limit: int
 
 
+def _is_role_name(name: str) -> bool:
+    try:
+        validate_role_name(name)
+    except InvalidRoleName:
+        return False
+    return True
+
+
 def revocation_instant(now: datetime) -> datetime:
     """Return the revoked-before instant for "revoke now": the next whole second.
 
@@ -108,7 +118,8 @@ class AdminService:
         """Return a page of users, oldest first, whose username contains ``query``."""
         limit = max(1, min(limit, MAX_PAGE))
         offset = max(0, offset)
-        needle = canonical_username(query) if query and query.strip() else None
+        text = plain_text(query, "search text", max_length=128) if query else ""
+        needle = canonical_username(text) if text else None
         items, total = await uow.users.search(query=needle, offset=offset, limit=limit)
         return Page(items, total, offset, limit)
 
@@ -123,7 +134,10 @@ class AdminService:
         try:
             user = await uow.users.get(uuid.UUID(ref))
         except ValueError:
-            user = await uow.users.get_by_username(canonical_username(ref))
+            try:
+                user = await uow.users.get_by_username(canonical_username(validate_username(ref)))
+            except InvalidUsername:
+                user = None
         if user is None:
             raise NotFound(f"There is no user {ref!r}.")
         return user
@@ -191,8 +205,7 @@ class AdminService:
         """Give ``role`` to a user; an administrator confirms with their password (AZ-02)."""
         user = await self.get_user(uow, user_id)
         await self._confirm(uow, actor, password, "role.grant")
-        if await uow.roles.get_role(role) is None:
-            raise NotFound(f"There is no role named {role!r}.")
+        await self.get_role(uow, role)
         if await uow.roles.grant(user.id, role):
             await self._audit(uow, actor, AuditEventType.ROLE_GRANTED, user.id, {"role": role})
         return await self.get_user(uow, user.id)
@@ -223,7 +236,7 @@ class AdminService:
         return await uow.roles.list_roles()
 
     async def get_role(self, uow: UnitOfWork, name: str) -> Role:
-        role = await uow.roles.get_role(name)
+        role = await uow.roles.get_role(name) if _is_role_name(name) else None
         if role is None:
             raise NotFound(f"There is no role named {name!r}.")
         return role
@@ -244,7 +257,7 @@ class AdminService:
             raise RoleExists()
         role = Role(
             name=name,
-            description=description.strip()[:256],
+            description=plain_text(description, "description"),
             builtin=False,
             permissions=patterns,
             created_at=self._clock.now(),
@@ -297,6 +310,7 @@ class AdminService:
     ) -> Role:
         """Remove a permission from a role; its holders lose it at once."""
         found = await self._changeable_role(uow, role)
+        validate_permission(permission)
         await self._confirm(uow, actor, password, "role.permission_revoke")
         if not await uow.roles.remove_permission(found.name, permission):
             raise NotFound(f"The role {found.name!r} does not have {permission!r}.")

@@ -43,6 +43,7 @@ from idgate.core.ids import constant_time_equals, new_id
 from idgate.core.models import RequestOrigin, User
 from idgate.core.ports import UnitOfWork
 from idgate.core.rbac import Authority, normalize_permissions, uncovered
+from idgate.core.text import plain_text
 
 #: The last-used time is precise to this much; it spares a database write on most requests.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -104,7 +105,7 @@ class ServiceAccountService:
             name=_valid_name(name, "service account"),
             owner_id=owner.id,
             created_at=self._clock.now(),
-            description=description.strip()[:256],
+            description=plain_text(description, "description"),
         )
         if await uow.service_accounts.count(owner.id) >= MAX_ACCOUNTS_PER_OWNER:
             raise Conflict(f"A user may own at most {MAX_ACCOUNTS_PER_OWNER} service accounts.")
