@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from idgate.core.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from idgate.core.models import User
     from idgate.core.ports import UnitOfWork
     from idgate.core.principal import Principal
     from idgate.core.tokens.access import AccessClaims
@@ -190,6 +191,12 @@ def permissions_claim(raw: Any) -> tuple[str, ...]:
 def token_claims(permissions: Sequence[str]) -> Mapping[str, Any]:
     """Return the extra access-token claims that let resource servers decide offline."""
     return {PERMISSIONS_CLAIM: list(permissions)}
+
+
+async def user_token_claims(uow: UnitOfWork, user: User) -> Mapping[str, Any]:
+    """Return the extra claims of an access token for ``user``: every token issuer (login,
+    refresh, OAuth) passes them to ``AccessTokens.issue(..., extra=...)``."""
+    return token_claims(await uow.roles.permissions_of(user.roles))
 
 
 async def authority_of(principal: Principal, uow: UnitOfWork) -> Authority:

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from idgate.core.rbac import token_claims
+from idgate.core.rbac import user_token_claims
 from idgate.web.dependencies import OriginDep, ServicesDep, UowDep, require_json
 from idgate.web.schemas import Credentials, TokenResponse, UserOut
 
@@ -41,10 +41,8 @@ def build_router() -> APIRouter:
         """Exchange a username and password for a bearer access token."""
         user = await services.users.authenticate(uow, body.username, body.password, origin)
         # Resource servers decide offline from the permissions in the token (docs/authorization.md).
-        permissions = await uow.roles.permissions_of(user.roles)
-        issued = services.access_tokens.issue(
-            str(user.id), roles=user.roles, extra=token_claims(permissions)
-        )
+        claims = await user_token_claims(uow, user)
+        issued = services.access_tokens.issue(str(user.id), roles=user.roles, extra=claims)
         return TokenResponse(access_token=issued.token, expires_in=issued.expires_in)
 
     return router
