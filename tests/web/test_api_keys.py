@@ -213,6 +213,14 @@ async def test_a_key_manages_its_own_account_within_its_scopes(
         f"/service-accounts/{account}/api-keys", json={"scopes": []}, headers=api_key(reader)
     )
     assert r.status_code == 403
+    # Nor rotate a sibling key with broader scopes (it would learn a more powerful key).
+    broader = await new_key(client, alice, account, scopes=["reports:*"])
+    r = await client.post(f"/api-keys/{broader['key']['id']}/rotate", json={}, headers=key)
+    assert r.status_code == 403 and r.json()["code"] == "scope_not_allowed"
+    r = await client.post(
+        f"/api-keys/{writer['key']['id']}/rotate", json={}, headers=api_key(reader)
+    )
+    assert r.status_code == 403
     # Self-rotation: the new key works, the old one does not.
     r = await client.post(f"/api-keys/{writer['key']['id']}/rotate", json={}, headers=key)
     assert r.status_code == 201
