@@ -198,6 +198,9 @@ async def test_every_login_failure_looks_the_same(app: FastAPI, client: httpx.As
         await login(client, "ghost", "a" * 2000),
         await login(client, "alice' OR '1'='1", GOOD_PASSWORD),
         await login(client, "x' || pg_sleep(5)--", GOOD_PASSWORD),
+        await login(client, "ali\x00ce", GOOD_PASSWORD),
+        await login(client, "alice\x00", GOOD_PASSWORD),
+        await login(client, "\u202ealice\r\n", GOOD_PASSWORD),
     ]
     first = comparable(responses[0])
     assert first[0] == 401

@@ -11,7 +11,12 @@ from typing import NoReturn
 
 from idgate.core.audit import AuditEvent, AuditEventType, Outcome
 from idgate.core.clock import Clock
-from idgate.core.errors import CurrentPasswordIncorrect, InvalidCredentials, WeakPassword
+from idgate.core.errors import (
+    CurrentPasswordIncorrect,
+    InvalidCredentials,
+    InvalidUsername,
+    WeakPassword,
+)
 from idgate.core.ids import new_id
 from idgate.core.models import RequestOrigin, User
 from idgate.core.passwords.hashers import PasswordHashers, normalize_password
@@ -94,7 +99,7 @@ class UserService:
         """
         if len(password) > self.policy.max_length:
             await self._failed(uow, origin, None, "password_too_long")
-        user = await uow.users.get_by_username(canonical_username(username))
+        user = await self._find(uow, username)
         if user is None or user.password_hash is None:
             await self.pool.run(self.hashers.dummy_verify, password)
             await self._failed(uow, origin, None, "unknown_user")
@@ -177,6 +182,16 @@ class UserService:
             )
         )
         raise CurrentPasswordIncorrect()
+
+    async def _find(self, uow: UnitOfWork, username: str) -> User | None:
+        # A name that could never have been registered (a NUL, a control character, too long)
+        # cannot name an account; it is not sent to the database at all, whose text types may
+        # refuse it (PostgreSQL rejects NUL), and takes the unknown-account path.
+        try:
+            canonical = canonical_username(validate_username(username))
+        except InvalidUsername:
+            return None
+        return await uow.users.get_by_username(canonical)
 
     async def _failed(
         self, uow: UnitOfWork, origin: RequestOrigin, user: User | None, reason: str
