@@ -23,8 +23,10 @@ from idgate.core.passwords.hashers import (
 )
 from idgate.core.passwords.policy import PasswordPolicy
 from idgate.core.passwords.pool import HashingPool
+from idgate.core.ports import SessionRepository, UnitOfWork
 from idgate.core.reauth import Reauthentication
 from idgate.core.service_accounts import ServiceAccountService
+from idgate.core.sessions import SessionPolicy, SessionService
 from idgate.core.tokens.access import AccessTokens
 from idgate.core.tokens.keys import KeyProvider, KeySet, StaticKeyProvider, hmac_signing_key
 from idgate.core.users import UserService
@@ -33,12 +35,14 @@ from idgate.services import Services
 from idgate.store.db import create_engine, session_factory
 from idgate.store.keystore import FileKeyStore
 from idgate.store.redis import RedisKeys, create_redis
+from idgate.store.redis_sessions import RedisSessionRepository
 from idgate.store.secrets_dir import ensure_private_dir, read_or_create_secret
 from idgate.store.uow import SqlUnitOfWork
 from idgate.web.api_key_authentication import ApiKeyAuthenticator
 from idgate.web.authentication import BearerAuthenticator
 from idgate.web.errors import install_error_handlers
 from idgate.web.middleware import SecurityMiddleware
+from idgate.web.pages import install_pages
 from idgate.web.routers import (
     admin_roles,
     admin_users,
@@ -49,6 +53,7 @@ from idgate.web.routers import (
     service_accounts,
     wellknown,
 )
+from idgate.web.sessions import SessionAuthenticator
 
 log = logging.getLogger("idgate")
 
@@ -105,6 +110,14 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
 
     redis = create_redis(settings.redis_url.get_secret_value()) if settings.redis_url else None
 
+    redis_keys = RedisKeys(settings.redis_prefix)
+
+    def session_store(uow: UnitOfWork) -> SessionRepository:
+        if settings.session_store == "redis":
+            assert redis is not None  # enforced by Settings
+            return RedisSessionRepository(redis, redis_keys)
+        return uow.sessions
+
     async def close() -> None:
         await engine.dispose()
         pool.shutdown()
@@ -125,10 +138,19 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ),
         users=UserService(hashers, policy, pool, clock),
         hashing=pool,
+        sessions=SessionService(
+            SessionPolicy(
+                idle_timeout=settings.session_idle_timeout,
+                absolute_timeout=settings.session_absolute_timeout,
+                reauth_window=settings.session_reauth_window,
+            ),
+            clock,
+            session_store,
+        ),
         uow_factory=lambda: SqlUnitOfWork(sessions, clock),
         ping_database=ping_database,
         redis=redis,
-        redis_keys=RedisKeys(settings.redis_prefix),
+        redis_keys=redis_keys,
         close=close,
         admin=AdminService(
             clock,
@@ -166,12 +188,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.services = services
     # How requests authenticate, in order; the first whose credential a request carries decides.
-    app.state.authenticators = [BearerAuthenticator(), ApiKeyAuthenticator()]
+    app.state.authenticators = [
+        BearerAuthenticator(),
+        ApiKeyAuthenticator(),
+        # Last: the cookie is ambient (a browser sends it with every request), the headers are
+        # explicit.
+        SessionAuthenticator(),
+    ]
     install_error_handlers(app)
     for module in (auth, profile, password, wellknown, health):
         app.include_router(module.build_router())
     for module in (admin_users, admin_roles, service_accounts):
         app.include_router(module.build_router())
+    install_pages(app)  # the browser pages; after the error handlers, which it wraps
     app.add_middleware(
         SecurityMiddleware,
         hsts=urlsplit(settings.issuer).scheme == "https",

@@ -20,6 +20,7 @@ from idgate.core.passwords.hashers import MIN_BCRYPT_COST
 
 Environment = Literal["development", "production", "test"]
 JwtAlgorithm = Literal["EdDSA", "ES256", "RS256", "HS256"]
+SessionStore = Literal["database", "redis"]
 
 #: Secrets copied from tutorials and examples; production refuses them whatever their length.
 PLACEHOLDER_SECRETS = frozenset(
@@ -97,6 +98,22 @@ class Settings(BaseSettings):
     password_check_common: bool = Field(
         True, description="Refuse common, breached and easily guessed passwords."
     )
+    session_store: SessionStore = Field(
+        "database",
+        description="Where browser sessions live: database (default) or redis (needs "
+        "IDGATE_REDIS_URL).",
+    )
+    session_idle_timeout: timedelta = Field(
+        timedelta(minutes=30), description="A browser session ends after this long unused."
+    )
+    session_absolute_timeout: timedelta = Field(
+        timedelta(hours=12), description="A browser session ends this long after login."
+    )
+    session_reauth_window: timedelta = Field(
+        timedelta(minutes=10),
+        description="How long after the password was last entered a session may revoke other "
+        "sessions without entering it again.",
+    )
     docs_enabled: bool | None = Field(
         None,
         description="Serve /docs, /redoc and /openapi.json; default: on in development, off in "
@@ -113,7 +130,14 @@ class Settings(BaseSettings):
         "ISO 8601).",
     )
 
-    @field_validator("access_token_ttl", "jwt_leeway", mode="before")
+    @field_validator(
+        "access_token_ttl",
+        "jwt_leeway",
+        "session_idle_timeout",
+        "session_absolute_timeout",
+        "session_reauth_window",
+        mode="before",
+    )
     @classmethod
     def _seconds(cls, value: object) -> object:
         # Durations are written in seconds in the environment ("900"), or as ISO 8601 ("PT15M").
@@ -170,6 +194,17 @@ class Settings(BaseSettings):
             raise ValueError("password_max_length must be at least 64 and password_min_length")
         if self.jwt_algorithm == "HS256" and self.jwt_secret is None:
             raise ValueError("jwt_algorithm HS256 needs jwt_secret (IDGATE_JWT_SECRET)")
+        if not timedelta(minutes=1) <= self.session_idle_timeout <= self.session_absolute_timeout:
+            raise ValueError(
+                "session_idle_timeout must be at least 1 minute and at most "
+                "session_absolute_timeout"
+            )
+        if self.session_absolute_timeout > timedelta(days=30):
+            raise ValueError("session_absolute_timeout may not exceed 30 days")
+        if not timedelta(0) <= self.session_reauth_window <= self.session_absolute_timeout:
+            raise ValueError("session_reauth_window must be between 0 and session_absolute_timeout")
+        if self.session_store == "redis" and self.redis_url is None:
+            raise ValueError("session_store redis needs IDGATE_REDIS_URL")
         if self.password_pepper is not None and len(self.password_pepper.get_secret_value()) < 32:
             raise ValueError("password_pepper must be at least 32 characters")
         return self

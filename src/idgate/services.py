@@ -16,6 +16,7 @@ from idgate.core.clock import Clock
 from idgate.core.passwords.pool import HashingPool
 from idgate.core.ports import UnitOfWork
 from idgate.core.service_accounts import ServiceAccountService
+from idgate.core.sessions import SessionService
 from idgate.core.tokens.access import AccessTokens
 from idgate.core.tokens.keys import KeyProvider
 from idgate.core.users import UserService
@@ -32,6 +33,8 @@ class Services:
     access_tokens: AccessTokens
     users: UserService
     hashing: HashingPool
+    #: Browser sessions (cookie), in the database or in Redis.
+    sessions: SessionService
     uow_factory: Callable[[], UnitOfWork]
     ping_database: Callable[[], Awaitable[None]]
     #: The shared Redis client when IDGATE_REDIS_URL is set, else None.

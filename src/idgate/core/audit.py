@@ -45,6 +45,10 @@ class AuditEventType(StrEnum):
     API_KEY_ROTATED = "api_key.rotated"
     API_KEY_REVOKED = "api_key.revoked"
     API_KEY_REJECTED = "api_key.rejected"
+    SESSION_CREATED = "session.created"
+    SESSION_ROTATED = "session.rotated"
+    SESSION_DESTROYED = "session.destroyed"
+    CSRF_REFUSED = "csrf.refused"
 
 
 class Outcome(StrEnum):

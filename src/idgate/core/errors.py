@@ -7,7 +7,9 @@ The tree::
     │   ├── InvalidCredentials     wrong username/password, unknown or disabled account
     │   └── InvalidToken           missing, malformed, forged, expired or revoked token
     ├── PermissionDenied           authenticated but not allowed (HTTP 403)
-    │   └── CurrentPasswordIncorrect  re-authentication for a sensitive change failed
+    │   ├── CurrentPasswordIncorrect  re-authentication for a sensitive change failed
+    │   ├── CsrfRefused        a cookie-authenticated change without a valid CSRF token / origin
+    │   └── ReauthenticationRequired  a sensitive action needs the password again first
     ├── InvalidInput               the request is well-formed but its values are refused (HTTP 422)
     │   ├── InvalidUsername
     │   └── WeakPassword           the password policy refused a new password
@@ -68,6 +70,23 @@ class CurrentPasswordIncorrect(PermissionDenied):
 
     code = "current_password_incorrect"
     default_detail = "The current password is incorrect."
+
+
+class CsrfRefused(PermissionDenied):
+    """A state-changing request authenticated by cookie failed the CSRF checks (CSRF-01/02)."""
+
+    code = "csrf_failed"
+    default_detail = (
+        "The request was refused: it did not come from an idgate page of this session. "
+        "Reload the page and try again."
+    )
+
+
+class ReauthenticationRequired(PermissionDenied):
+    """The session last proved the password too long ago for this action (SS-09, SS-10)."""
+
+    code = "reauthentication_required"
+    default_detail = "Confirm your password to continue."
 
 
 class InvalidInput(IdgateError):

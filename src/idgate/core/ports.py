@@ -11,12 +11,15 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from idgate.core.apikeys import ApiKey, ApiKeyRecord, ServiceAccount
 from idgate.core.audit import AuditEvent
 from idgate.core.models import User
 from idgate.core.rbac import Role
+
+if TYPE_CHECKING:
+    from idgate.core.sessions import BrowserSession
 
 
 class UserRepository(Protocol):
@@ -196,6 +199,38 @@ class AuditRepository(Protocol):
         ...
 
 
+class SessionRepository(Protocol):
+    """Browser sessions, keyed by the SHA-256 of the cookie value (``core.sessions``).
+
+    ``keep_until`` is when the record may be forgotten (idle or absolute expiry, whichever comes
+    first): Redis uses it as the key's expiry; the database purges past it.
+    """
+
+    async def add(self, session: BrowserSession, *, keep_until: datetime) -> None:
+        """Store a new session."""
+        ...
+
+    async def get(self, key: str) -> BrowserSession | None:
+        """Return the session stored under ``key``, or None."""
+        ...
+
+    async def touch(self, session: BrowserSession, *, keep_until: datetime) -> None:
+        """Store a session's new ``last_seen_at``, ``ip`` and ``user_agent``."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Forget the session stored under ``key`` (nothing happens if there is none)."""
+        ...
+
+    async def list_for_user(self, user_id: uuid.UUID) -> Sequence[BrowserSession]:
+        """Return the user's stored sessions, in no particular order."""
+        ...
+
+    async def purge_expired(self, now: datetime) -> int:
+        """Delete the sessions whose ``keep_until`` has passed; return how many."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: the repositories inside it and the one ``commit`` that ends it.
 
@@ -220,6 +255,9 @@ class UnitOfWork(Protocol):
 
     @property
     def api_keys(self) -> ApiKeyRepository: ...
+
+    @property
+    def sessions(self) -> SessionRepository: ...
 
     async def commit(self) -> None:
         """Make every staged change durable, then publish the audit events."""

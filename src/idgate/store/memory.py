@@ -19,6 +19,7 @@ from idgate.core.audit import AuditEvent
 from idgate.core.errors import Conflict, NotFound, UsernameTaken
 from idgate.core.models import User
 from idgate.core.rbac import BUILTIN_ROLES, Role
+from idgate.core.sessions import BrowserSession
 
 
 @dataclass
@@ -34,6 +35,7 @@ class MemoryStore:
     role_permissions: set[tuple[str, str]] = field(default_factory=lambda: {("admin", "*")})
     service_accounts: dict[uuid.UUID, ServiceAccount] = field(default_factory=dict)
     api_keys: dict[uuid.UUID, ApiKey] = field(default_factory=dict)
+    sessions: dict[str, tuple[BrowserSession, datetime]] = field(default_factory=dict)
 
 
 class MemoryUserRepository:
@@ -285,6 +287,34 @@ class MemoryAuditRepository:
         return events[:limit]
 
 
+class MemorySessionRepository:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def add(self, session: BrowserSession, *, keep_until: datetime) -> None:
+        self._store.sessions[session.key] = (session, keep_until)
+
+    async def get(self, key: str) -> BrowserSession | None:
+        entry = self._store.sessions.get(key)
+        return entry[0] if entry else None
+
+    async def touch(self, session: BrowserSession, *, keep_until: datetime) -> None:
+        if session.key in self._store.sessions:
+            self._store.sessions[session.key] = (session, keep_until)
+
+    async def delete(self, key: str) -> None:
+        self._store.sessions.pop(key, None)
+
+    async def list_for_user(self, user_id: uuid.UUID) -> Sequence[BrowserSession]:
+        return [s for s, _ in self._store.sessions.values() if s.user_id == user_id]
+
+    async def purge_expired(self, now: datetime) -> int:
+        dead = [key for key, (_, keep_until) in self._store.sessions.items() if keep_until <= now]
+        for key in dead:
+            del self._store.sessions[key]
+        return len(dead)
+
+
 class MemoryUnitOfWork:
     """Implements :class:`idgate.core.ports.UnitOfWork` over a :class:`MemoryStore`."""
 
@@ -300,6 +330,7 @@ class MemoryUnitOfWork:
         self._audit = MemoryAuditRepository(self._work)
         self._service_accounts = MemoryServiceAccountRepository(self._work)
         self._api_keys = MemoryApiKeyRepository(self._work)
+        self._sessions = MemorySessionRepository(self._work)
 
     @property
     def users(self) -> MemoryUserRepository:
@@ -320,6 +351,10 @@ class MemoryUnitOfWork:
     @property
     def api_keys(self) -> MemoryApiKeyRepository:
         return self._api_keys
+
+    @property
+    def sessions(self) -> MemorySessionRepository:
+        return self._sessions
 
     async def __aenter__(self) -> Self:
         self._work = copy.deepcopy(self.store)
@@ -345,6 +380,7 @@ class MemoryUnitOfWork:
             "role_permissions",
             "service_accounts",
             "api_keys",
+            "sessions",
         ):
             setattr(self.store, name, copy.deepcopy(getattr(self._work, name)))
         self.commits += 1

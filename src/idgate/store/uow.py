@@ -14,6 +14,7 @@ from idgate.core.errors import IdgateError
 from idgate.core.ports import UnitOfWork
 from idgate.store.repositories.apikeys import SqlApiKeyRepository, SqlServiceAccountRepository
 from idgate.store.repositories.audit import SqlAuditRepository
+from idgate.store.repositories.sessions import SqlSessionRepository
 from idgate.store.repositories.users import SqlRoleRepository, SqlUserRepository
 
 audit_log = logging.getLogger("idgate.audit")
@@ -28,6 +29,7 @@ class SqlUnitOfWork:
     audit: SqlAuditRepository
     service_accounts: SqlServiceAccountRepository
     api_keys: SqlApiKeyRepository
+    sessions: SqlSessionRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._sessions = sessions
@@ -47,6 +49,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(session)
         self.service_accounts = SqlServiceAccountRepository(session)
         self.api_keys = SqlApiKeyRepository(session)
+        self.sessions = SqlSessionRepository(session)
         return self
 
     async def __aexit__(

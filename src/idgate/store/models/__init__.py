@@ -5,12 +5,14 @@ from __future__ import annotations
 from idgate.store.models.apikeys import ApiKeyRow, ServiceAccountRow
 from idgate.store.models.audit import AuditRow
 from idgate.store.models.base import Base
+from idgate.store.models.sessions import BrowserSessionRow
 from idgate.store.models.users import RolePermissionRow, RoleRow, UserRoleRow, UserRow
 
 __all__ = [
     "ApiKeyRow",
     "AuditRow",
     "Base",
+    "BrowserSessionRow",
     "RolePermissionRow",
     "RoleRow",
     "ServiceAccountRow",
