@@ -1,7 +1,7 @@
 """The browser face of idgate: login, registration and account pages (Jinja2, no JavaScript).
 
-The pages live under ``/account`` so they never collide with the JSON API (``POST /login`` and
-friends keep their contract); ``GET /login`` and ``GET /register`` lead browsers to them.
+The pages live under ``/account`` so they never collide with the JSON API: ``POST /login`` and
+friends keep their contract, and a GET on them stays a 405 (CSRF-03).
 """
 
 from __future__ import annotations

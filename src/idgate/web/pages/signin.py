@@ -34,16 +34,6 @@ def _see_other(location: str) -> RedirectResponse:
 def build_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
-    @router.get("/login", name="login_redirect")
-    async def login_redirect(request: Request) -> RedirectResponse:
-        """Browsers that open /login (the JSON API's POST route) find the login page."""
-        query = f"?{request.url.query}" if request.url.query else ""
-        return _see_other("/account/login" + query)
-
-    @router.get("/register", name="register_redirect")
-    async def register_redirect() -> RedirectResponse:
-        return _see_other("/account/register")
-
     async def _form_page(
         request: Request,
         template: str,

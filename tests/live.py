@@ -1,0 +1,67 @@
+"""A real idgate server for tests that need one over TCP (the browser tests)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def live_server(workdir: Path, **settings: str) -> Iterator[str]:
+    """Migrate and serve idgate from ``workdir`` on a free 127.0.0.1 port; yield its base URL.
+
+    ``settings`` become ``IDGATE_*`` variables (``bcrypt_cost="4"``).
+    """
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDGATE_")}
+    env.update(
+        IDGATE_ENVIRONMENT="test",
+        IDGATE_BCRYPT_COST="4",
+        IDGATE_PORT=str(port),
+        IDGATE_ISSUER=base,
+    )
+    env.update({f"IDGATE_{name.upper()}": value for name, value in settings.items()})
+    idgate = str(Path(sys.executable).with_name("idgate"))
+    subprocess.run([idgate, "migrate"], cwd=workdir, env=env, check=True, capture_output=True)
+    process = subprocess.Popen(
+        [idgate, "serve"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("idgate serve did not start")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
