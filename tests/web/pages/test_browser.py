@@ -124,9 +124,7 @@ def register(page: Page, base: str, username: str, password: str) -> None:
     page.click("form.form button[type=submit]")
 
 
-def test_register_login_change_password_logout(
-    browser: Browser, server: str, shots: Path
-) -> None:
+def test_register_login_change_password_logout(browser: Browser, server: str, shots: Path) -> None:
     """The whole journey, with JavaScript off: the pages need none."""
     context = browser.new_context(java_script_enabled=False, viewport=VIEWPORT)  # type: ignore[arg-type]
     page = context.new_page()
