@@ -7,13 +7,17 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 # Exact versions for reproducible installs; regenerate with `make lock`.
 LOCK   := constraints.txt
 
-.PHONY: run test lint format lock clean help
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browsers here).
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test lint format lock clean help chromium screenshots
 
 help:
 	@echo "make run    create .venv, install, migrate, serve idgate on http://127.0.0.1:8000"
 	@echo "make test   create .venv with the dev tools and run the whole suite"
 	@echo "make lint   ruff, mypy --strict and the layering contracts"
 	@echo "make lock   re-resolve constraints.txt from pyproject.toml"
+	@echo "make screenshots  photograph the pages into docs/screenshots/"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("idgate needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
@@ -32,8 +36,19 @@ run: $(VENV)/.run
 	$(BIN)/idgate migrate
 	$(BIN)/idgate serve
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev chromium
 	$(BIN)/pytest -n auto
+
+# Installs Debian's chromium package when it is missing (as root, or through sudo).
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+screenshots: $(VENV)/.dev chromium
+	IDGATE_SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -p no:xdist -q tests/web/pages/test_browser.py
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 
@@ -17,8 +16,6 @@ from idgate.core.sessions import BrowserSession
 from idgate.store.redis import RedisKeys, create_redis
 from idgate.store.redis_sessions import RedisSessionRepository
 from idgate.store.uow import SqlUnitOfWork
-
-StoreFactory = Callable[[], "asynccontextmanager[SessionRepository]"]
 
 
 def make_session(clock: FixedClock, user_id: uuid.UUID | None, n: int = 0) -> BrowserSession:
@@ -111,11 +108,7 @@ async def test_deleting_a_user_deletes_their_sessions(
     async with uow_factory() as uow:
         await uow.sessions.add(session, keep_until=session.expires_at)
         await uow.commit()
-    async with uow_factory() as uow:
-        if uow.session.bind.dialect.name == "sqlite":
-            from sqlalchemy import text
-
-            await uow.session.execute(text("PRAGMA foreign_keys=ON"))
+    async with uow_factory() as uow:  # SQLite enforces foreign keys too (store.db)
         await uow.session.execute(delete(UserRow).where(UserRow.id == user_id))
         await uow.commit()
     async with uow_factory() as uow:
@@ -159,6 +152,6 @@ async def test_redis_keys_expire_with_the_session(
         # An expired session key is pruned from the user's index when it is listed.
         await client.delete(f"{redis_prefix}session:{session.key}")
         assert await redis_store.list_for_user(user_id) == []
-        assert await client.scard(f"{redis_prefix}user-sessions:{user_id}") == 0  # type: ignore[misc]
+        assert await client.scard(f"{redis_prefix}user-sessions:{user_id}") == 0
     finally:
         await client.aclose()

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright._impl._api_structures import SetCookieParam
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -99,6 +100,9 @@ class Watch:
 
 
 def snap(page: Page, shots: Path, name: str) -> None:
+    """Photograph the page, after checking that it fits its width (no horizontal scrolling)."""
+    width = page.viewport_size["width"] if page.viewport_size else 1280
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, name
     path = shots / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -107,6 +111,18 @@ def snap(page: Page, shots: Path, name: str) -> None:
 def session_cookie(context: BrowserContext) -> dict[str, object]:
     (cookie,) = [c for c in context.cookies() if c["name"] == COOKIE]
     return dict(cookie)
+
+
+def replayed(server: str, value: str) -> SetCookieParam:
+    """A copy of a session cookie, as an attacker who stole it would present it."""
+    return {
+        "name": COOKIE,
+        "value": value,
+        "url": server,
+        "secure": True,
+        "httpOnly": True,
+        "sameSite": "Lax",
+    }
 
 
 def sign_in(page: Page, base: str, username: str, password: str) -> None:
@@ -191,7 +207,7 @@ def test_register_login_change_password_logout(browser: Browser, server: str, sh
 
     # The cookie from before the change is rejected by the server, not just forgotten.
     replay = browser.new_context()
-    replay.add_cookies([{**cookie, "name": COOKIE}])  # type: ignore[list-item]
+    replay.add_cookies([replayed(server, str(cookie["value"]))])
     replay_page = replay.new_page()
     replay_page.goto(f"{server}/account")
     assert replay_page.url.startswith(f"{server}/account/login")
@@ -200,7 +216,7 @@ def test_register_login_change_password_logout(browser: Browser, server: str, sh
     assert page.url == f"{server}/account/login?done=logged_out"
     assert "You have signed out." in page.inner_text("[role=status]")
     replay.clear_cookies()
-    replay.add_cookies([{**cookie, "value": rotated}])  # type: ignore[list-item]
+    replay.add_cookies([replayed(server, str(rotated))])
     replay_page.goto(f"{server}/account")
     assert replay_page.url.startswith(f"{server}/account/login")  # logout was server-side
 
@@ -286,7 +302,7 @@ def test_pages_are_responsive(browser: Browser, server: str, shots: Path) -> Non
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     page = context.new_page()
     page.goto(f"{server}/account/login")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390  # no horizontal scrolling on a phone
-    snap(page, shots, "login-mobile")
+    snap(page, shots, "login-mobile")  # fits a phone's width
+    page.goto(f"{server}/account/register")
+    snap(page, shots, "register-mobile")
     context.close()
