@@ -113,12 +113,13 @@ def session_cookie(context: BrowserContext) -> dict[str, object]:
     return dict(cookie)
 
 
-def replayed(server: str, value: str) -> SetCookieParam:
+def replayed(value: str) -> SetCookieParam:
     """A copy of a session cookie, as an attacker who stole it would present it."""
     return {
         "name": COOKIE,
         "value": value,
-        "url": server,
+        "domain": "127.0.0.1",
+        "path": "/",
         "secure": True,
         "httpOnly": True,
         "sameSite": "Lax",
@@ -207,7 +208,7 @@ def test_register_login_change_password_logout(browser: Browser, server: str, sh
 
     # The cookie from before the change is rejected by the server, not just forgotten.
     replay = browser.new_context()
-    replay.add_cookies([replayed(server, str(cookie["value"]))])
+    replay.add_cookies([replayed(str(cookie["value"]))])
     replay_page = replay.new_page()
     replay_page.goto(f"{server}/account")
     assert replay_page.url.startswith(f"{server}/account/login")
@@ -216,7 +217,7 @@ def test_register_login_change_password_logout(browser: Browser, server: str, sh
     assert page.url == f"{server}/account/login?done=logged_out"
     assert "You have signed out." in page.inner_text("[role=status]")
     replay.clear_cookies()
-    replay.add_cookies([replayed(server, str(rotated))])
+    replay.add_cookies([replayed(str(rotated))])
     replay_page.goto(f"{server}/account")
     assert replay_page.url.startswith(f"{server}/account/login")  # logout was server-side
 
