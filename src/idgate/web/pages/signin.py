@@ -165,7 +165,9 @@ def build_router() -> APIRouter:
         await services.sessions.logout(uow, signed_in.session, origin)
         response = _see_other("/account/login?done=logged_out")
         clear_session_cookie(response)
-        response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+        # Not "cookies": browsers would clear every cookie of the registrable domain (other apps
+        # on example.com too); the session cookie is expired above.
+        response.headers["Clear-Site-Data"] = '"cache", "storage"'
         return response
 
     return router
