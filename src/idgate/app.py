@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from sqlalchemy import text
 
 from idgate import __version__
 from idgate.config import PLACEHOLDER_SECRETS, Settings
 from idgate.core.clock import Clock, SystemClock
+from idgate.core.devices import DeviceTokens
 from idgate.core.passwords.hashers import (
     Argon2idHasher,
     BcryptHasher,
@@ -22,6 +24,8 @@ from idgate.core.passwords.hashers import (
 )
 from idgate.core.passwords.policy import PasswordPolicy
 from idgate.core.passwords.pool import HashingPool
+from idgate.core.ratelimit import RateLimits, parse_limits
+from idgate.core.throttle import LoginGuard, ThrottleSchedule, ThrottleStore
 from idgate.core.tokens.access import AccessTokens
 from idgate.core.tokens.keys import KeyProvider, KeySet, StaticKeyProvider, hmac_signing_key
 from idgate.core.users import UserService
@@ -29,12 +33,15 @@ from idgate.logs import configure_logging
 from idgate.services import Services
 from idgate.store.db import create_engine, session_factory
 from idgate.store.keystore import FileKeyStore
+from idgate.store.ratelimit import memory_rate_limiter, redis_rate_limiter
 from idgate.store.redis import RedisKeys, create_redis
 from idgate.store.secrets_dir import ensure_private_dir, read_or_create_secret
+from idgate.store.throttle import MemoryThrottleStore, RedisThrottleStore
 from idgate.store.uow import SqlUnitOfWork
 from idgate.web.authentication import BearerAuthenticator
 from idgate.web.errors import install_error_handlers
 from idgate.web.middleware import SecurityMiddleware
+from idgate.web.origin import ClientAddressResolver, parse_networks
 from idgate.web.routers import auth, health, password, profile, wellknown
 
 log = logging.getLogger("idgate")
@@ -71,6 +78,35 @@ def build_hashers(settings: Settings) -> PasswordHashers:
     return PasswordHashers([bcrypt_hasher, LegacyBcryptHasher(), Argon2idHasher()])
 
 
+def build_device_tokens(settings: Settings, clock: Clock) -> DeviceTokens:
+    """Return the device-token signer: its key from the settings or the data directory."""
+    if settings.device_token_secret is not None:
+        secret = settings.device_token_secret.get_secret_value().encode()
+    else:
+        secret = read_or_create_secret(settings.data_dir / "device-key")
+    return DeviceTokens(secret, clock, settings.device_token_ttl)
+
+
+def build_login_guard(settings: Settings, clock: Clock, redis: Redis | None) -> LoginGuard:
+    """Return the per-account login throttle, its counters in Redis when there is one."""
+    schedule = ThrottleSchedule(
+        free_failures=settings.login_throttle_free_failures,
+        base_delay=settings.login_throttle_base_delay.total_seconds(),
+        max_delay=settings.login_throttle_max_delay.total_seconds(),
+        lockout_failures=settings.login_lockout_failures,
+        lockout=settings.login_lockout_duration.total_seconds(),
+        forget_after=settings.login_throttle_forget_after.total_seconds(),
+    )
+    store: ThrottleStore = (
+        RedisThrottleStore(redis, RedisKeys(settings.redis_prefix).key("throttle", ""))
+        if redis is not None
+        else MemoryThrottleStore()
+    )
+    return LoginGuard(
+        store, clock, schedule, device_max_failures=settings.device_token_max_failures
+    )
+
+
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Build every service of one process from ``settings``; ``close()`` releases them."""
     clock = clock or SystemClock()
@@ -82,7 +118,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.password_max_length,
         check_common=settings.password_check_common,
     )
-    pool = HashingPool()
+    pool = HashingPool(settings.hashing_threads, queue_size=settings.hashing_queue)
     engine = create_engine(settings.resolved_database_url)
     sessions = session_factory(engine)
 
@@ -91,10 +127,24 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             await connection.execute(text("SELECT 1"))
 
     redis = create_redis(settings.redis_url.get_secret_value()) if settings.redis_url else None
+    limiter = (
+        redis_rate_limiter(
+            settings.redis_url.get_secret_value(),
+            redis,
+            RedisKeys(settings.redis_prefix).key("rl"),
+        )
+        if settings.redis_url is not None and redis is not None
+        else memory_rate_limiter()
+    )
+    rate_limits = RateLimits(
+        limiter, parse_limits(settings.rate_limits), clock, enabled=settings.rate_limits_enabled
+    )
+    devices = build_device_tokens(settings, clock)
 
     async def close() -> None:
         await engine.dispose()
         pool.shutdown()
+        await limiter.close()
         if redis is not None:
             await redis.aclose()
 
@@ -110,13 +160,22 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             clock=clock,
             leeway=settings.jwt_leeway,
         ),
-        users=UserService(hashers, policy, pool, clock),
+        users=UserService(
+            hashers,
+            policy,
+            pool,
+            clock,
+            guard=build_login_guard(settings, clock, redis),
+            devices=devices,
+        ),
         hashing=pool,
         uow_factory=lambda: SqlUnitOfWork(sessions, clock),
         ping_database=ping_database,
         redis=redis,
         redis_keys=RedisKeys(settings.redis_prefix),
         close=close,
+        rate_limits=rate_limits,
+        devices=devices,
     )
 
 
@@ -127,6 +186,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     """
     settings = settings or Settings()
     settings.validate_for_production()
+    for problem in settings.protection_problems():
+        log.warning(problem)
     services = build_services(settings, clock)
 
     @asynccontextmanager
@@ -149,6 +210,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.services = services
     # How requests authenticate, in order; the first whose credential a request carries decides.
     app.state.authenticators = [BearerAuthenticator()]
+    app.state.client_addresses = client_addresses = ClientAddressResolver(
+        parse_networks(settings.trusted_proxies)
+    )
     install_error_handlers(app)
     for module in (auth, profile, password, wellknown, health):
         app.include_router(module.build_router())
@@ -157,6 +221,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         hsts=urlsplit(settings.issuer).scheme == "https",
         docs_paths=frozenset({"/docs", "/redoc"}) if docs else frozenset(),
         max_body_size=settings.max_body_size,
+        client_addresses=client_addresses,
     )
     return app
 

@@ -12,8 +12,10 @@ from redis.asyncio import Redis
 
 from idgate.config import Settings
 from idgate.core.clock import Clock
+from idgate.core.devices import DeviceTokens
 from idgate.core.passwords.pool import HashingPool
 from idgate.core.ports import UnitOfWork
+from idgate.core.ratelimit import RateLimits
 from idgate.core.tokens.access import AccessTokens
 from idgate.core.tokens.keys import KeyProvider
 from idgate.core.users import UserService
@@ -36,3 +38,7 @@ class Services:
     redis: Redis | None
     redis_keys: RedisKeys
     close: Callable[[], Awaitable[None]]
+    #: Per-IP, per-account and global limits of each endpoint (``web.ratelimit``).
+    rate_limits: RateLimits
+    #: Device tokens issued on login (``core.devices``).
+    devices: DeviceTokens

@@ -29,6 +29,8 @@ class AuditEventType(StrEnum):
     ROLE_GRANTED = "role.granted"
     ROLE_REVOKED = "role.revoked"
     KEY_GENERATED = "key.generated"
+    LOGIN_THROTTLED = "login.throttled"
+    RATE_LIMITED = "rate_limit.exceeded"
 
 
 class Outcome(StrEnum):

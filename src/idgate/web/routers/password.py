@@ -7,19 +7,27 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 
 from idgate.web.dependencies import CurrentUser, OriginDep, ServicesDep, UowDep, require_json
+from idgate.web.ratelimit import rate_limit
 from idgate.web.schemas import PasswordChange
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid access token"},
     403: {"description": "The current password is incorrect"},
     422: {"description": "The new password is refused by the policy (with the reason)"},
+    429: {"description": "Rate limited, or too many wrong current passwords; see Retry-After"},
 }
 
 
 def build_router() -> APIRouter:
     router = APIRouter(tags=["accounts"], dependencies=[Depends(require_json)])
 
-    @router.post("/password/change", status_code=204, name="change_password", responses=_ERRORS)
+    @router.post(
+        "/password/change",
+        status_code=204,
+        name="change_password",
+        responses=_ERRORS,
+        dependencies=[rate_limit("password_change", per_user=True)],
+    )
     async def change_password(
         body: PasswordChange,
         user: CurrentUser,

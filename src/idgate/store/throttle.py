@@ -1,0 +1,120 @@
+"""The :class:`~idgate.core.throttle.ThrottleStore` port: in process memory, or in Redis.
+
+The Redis store makes each read-modify-write atomic with ``WATCH``/``MULTI``/``EXEC`` and expires
+every key when its state would be void anyway, so Redis holds no stale counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, WatchError
+
+from idgate.core.errors import Unavailable
+from idgate.core.throttle import ThrottleState
+
+R = TypeVar("R")
+
+_FIELDS = ("failures", "not_before", "expires_at", "noticed_until")
+_MAX_RETRIES = 20
+
+
+class MemoryThrottleStore:
+    """Counters in this process only; expired ones are dropped as the store grows."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._states: dict[str, ThrottleState] = {}
+        self._lock = asyncio.Lock()
+        self._max_entries = max_entries
+
+    async def update(
+        self,
+        key: str,
+        decide: Callable[[ThrottleState | None], tuple[ThrottleState | None, R]],
+        now: float,
+    ) -> R:
+        async with self._lock:
+            new, result = decide(self._states.get(key))
+            if new is not None:
+                self._states[key] = new
+                if len(self._states) > self._max_entries:
+                    self._purge(now)
+            return result
+
+    async def clear(self, key: str) -> None:
+        async with self._lock:
+            self._states.pop(key, None)
+
+    def _purge(self, now: float) -> None:
+        for key in [k for k, s in self._states.items() if s.expires_at <= now]:
+            del self._states[key]
+
+
+class RedisThrottleStore:
+    """Counters in Redis hashes under ``prefix``, shared by every idgate instance."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    async def update(
+        self,
+        key: str,
+        decide: Callable[[ThrottleState | None], tuple[ThrottleState | None, R]],
+        now: float,
+    ) -> R:
+        name = self.prefix + key
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                for _ in range(_MAX_RETRIES):
+                    try:
+                        await pipe.watch(name)
+                        raw = await pipe.hgetall(name)
+                        new, result = decide(_state(raw))
+                        if new is None:
+                            await pipe.unwatch()  # type: ignore[no-untyped-call]
+                            return result
+                        pipe.multi()  # type: ignore[no-untyped-call]
+                        pipe.hset(
+                            name,
+                            mapping={
+                                "failures": new.failures,
+                                "not_before": repr(new.not_before),
+                                "expires_at": repr(new.expires_at),
+                                "noticed_until": repr(new.noticed_until),
+                            },
+                        )
+                        pipe.expire(name, max(1, math.ceil(new.expires_at - now)))
+                        await pipe.execute()
+                        return result
+                    except WatchError:
+                        continue
+        except RedisError:
+            raise Unavailable(5, "The login throttle is unavailable. Try again shortly.") from None
+        raise Unavailable(1, "Too many concurrent attempts. Try again shortly.")
+
+    async def clear(self, key: str) -> None:
+        try:
+            await self.redis.delete(self.prefix + key)
+        except RedisError:
+            raise Unavailable(5, "The login throttle is unavailable. Try again shortly.") from None
+
+
+def _state(raw: Mapping[Any, Any]) -> ThrottleState | None:
+    if not raw:
+        return None
+    try:
+        values = {name: bytes(raw[name.encode()]).decode() for name in _FIELDS}
+        return ThrottleState(
+            failures=int(values["failures"]),
+            not_before=float(values["not_before"]),
+            expires_at=float(values["expires_at"]),
+            noticed_until=float(values["noticed_until"]),
+        )
+    except (KeyError, ValueError):
+        # Not written by this version: start the count over; the next write replaces it.
+        return None
