@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from idgate.cli import check, migrate, serve, users
+from idgate.cli import audit, check, migrate, serve, users
 
 app = typer.Typer(
     name="idgate",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.command("migrate")(migrate.migrate)
 app.command("check")(check.check)
+app.command("audit")(audit.audit)
 app.add_typer(users.app, name="users")
 
 
