@@ -170,6 +170,17 @@ class LoginGuard:
         """The password was right: the counter that was charged starts again from zero."""
         await self.store.clear(admission.key)
 
+    async def refund(self, admission: Admission) -> None:
+        """The attempt never reached the password check (the server shed it): uncount it."""
+        now = self.clock.now().timestamp()
+
+        def decide(state: ThrottleState | None) -> tuple[ThrottleState | None, None]:
+            if state is None or state.failures < 1:
+                return None, None
+            return replace(state, failures=state.failures - 1), None
+
+        await self.store.update(admission.key, decide, now)
+
     async def reset(self, key: str) -> None:
         """Forget a counter (an administrator's decision, or a completed password reset)."""
         await self.store.clear(key)

@@ -5,9 +5,9 @@ Every method takes the unit of work of the request or command it serves; the cal
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import NoReturn
+from typing import NoReturn, ParamSpec, TypeVar
 
 from idgate.core.audit import AuditEvent, AuditEventType, Outcome
 from idgate.core.clock import Clock
@@ -16,6 +16,7 @@ from idgate.core.errors import (
     CurrentPasswordIncorrect,
     InvalidCredentials,
     LoginThrottled,
+    Unavailable,
     WeakPassword,
 )
 from idgate.core.ids import new_id
@@ -26,6 +27,9 @@ from idgate.core.passwords.pool import HashingPool
 from idgate.core.ports import UnitOfWork
 from idgate.core.throttle import Admission, LoginGuard
 from idgate.core.usernames import canonical_username, validate_username
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 #: Every new account gets this role.
 DEFAULT_ROLE = "user"
@@ -122,9 +126,9 @@ class UserService:
         if len(password) > self.policy.max_length:
             await self._failed(uow, origin, None, "password_too_long", admission)
         if user is None or user.password_hash is None:
-            await self.pool.run(self.hashers.dummy_verify, password)
+            await self._hash(admission, self.hashers.dummy_verify, password)
             await self._failed(uow, origin, None, "unknown_user", admission)
-        result = await self.pool.run(self.hashers.verify, password, user.password_hash)
+        result = await self._hash(admission, self.hashers.verify, password, user.password_hash)
         if not result.ok:
             await self._failed(uow, origin, user, "bad_password", admission)
         if user.disabled:
@@ -151,6 +155,17 @@ class UserService:
             )
         )
         return user
+
+    async def _hash(
+        self, admission: Admission | None, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        # A check the pool shed (503) was no guess: it must not count towards the throttle.
+        try:
+            return await self.pool.run(fn, *args, **kwargs)
+        except Unavailable:
+            if self.guard is not None and admission is not None:
+                await self.guard.refund(admission)
+            raise
 
     async def _admit(
         self,
@@ -222,7 +237,9 @@ class UserService:
                 raise
         if len(current_password) > self.policy.max_length:
             await self._change_refused(uow, origin, user)
-        result = await self.pool.run(self.hashers.verify, current_password, user.password_hash)
+        result = await self._hash(
+            admission, self.hashers.verify, current_password, user.password_hash
+        )
         if not result.ok:
             await self._change_refused(uow, origin, user)
         if self.guard is not None and admission is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
+import zlib
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -20,7 +22,8 @@ from idgate.core.throttle import ThrottleState
 R = TypeVar("R")
 
 _FIELDS = ("failures", "not_before", "expires_at", "noticed_until")
-_MAX_RETRIES = 20
+_MAX_RETRIES = 50
+_STRIPES = 64
 
 
 class MemoryThrottleStore:
@@ -60,6 +63,10 @@ class RedisThrottleStore:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
         self.prefix = prefix
+        # Attempts on one key from this process queue here, so optimistic transactions only
+        # ever race against other processes (a flood on one account would otherwise retry
+        # endlessly).
+        self._locks = [asyncio.Lock() for _ in range(_STRIPES)]
 
     async def update(
         self,
@@ -68,9 +75,10 @@ class RedisThrottleStore:
         now: float,
     ) -> R:
         name = self.prefix + key
+        lock = self._locks[zlib.crc32(name.encode()) % _STRIPES]
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                for _ in range(_MAX_RETRIES):
+            async with lock, self.redis.pipeline(transaction=True) as pipe:
+                for attempt in range(_MAX_RETRIES):
                     try:
                         await pipe.watch(name)
                         raw = await pipe.hgetall(name)
@@ -92,7 +100,8 @@ class RedisThrottleStore:
                         await pipe.execute()
                         return result
                     except WatchError:
-                        continue
+                        # Another process wrote first: read again after a short, random pause.
+                        await asyncio.sleep(random.uniform(0, 0.002) * (attempt + 1))  # noqa: S311
         except RedisError:
             raise Unavailable(5, "The login throttle is unavailable. Try again shortly.") from None
         raise Unavailable(1, "Too many concurrent attempts. Try again shortly.")
