@@ -141,7 +141,8 @@ async def test_behind_a_trusted_proxy_each_client_has_its_own_limit(
         assert [(await login(client, **first)).status_code for _ in range(3)] == [401, 401, 429]
         with caplog.at_level(logging.INFO, logger="idgate.access"):
             assert (await login(client, **second)).status_code == 401
-        assert [r.client for r in caplog.records if r.name == "idgate.access"] == ["198.51.100.2"]
+        access = [r.__dict__["client"] for r in caplog.records if r.name == "idgate.access"]
+        assert access == ["198.51.100.2"]
         failed = await audit_events(app, AuditEventType.LOGIN_FAILED)
         assert {event.ip for event in failed} == {"198.51.100.1", "198.51.100.2"}
         limited = await audit_events(app, AuditEventType.RATE_LIMITED)
