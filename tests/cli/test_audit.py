@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -140,3 +141,41 @@ def test_the_audit_log_cannot_be_changed_over_http(tmp_path: Path) -> None:
     application = create_app(Settings(_env_file=None, environment="test", data_dir=tmp_path))
     paths = {getattr(route, "path", "") for route in application.routes}
     assert not any("audit" in path for path in paths)
+
+
+@pytest.mark.redis
+async def test_unthrottle_lifts_the_throttle(
+    env: dict[str, str], redis_url: str, redis_prefix: str
+) -> None:
+    env = {**env, "IDGATE_REDIS_URL": redis_url, "IDGATE_REDIS_PREFIX": redis_prefix}
+    settings = Settings(
+        _env_file=None,
+        environment="test",
+        bcrypt_cost=4,
+        data_dir=Path(env["IDGATE_DATA_DIR"]),
+        database_url=env["IDGATE_DATABASE_URL"],
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        rate_limits={"login.ip": "off"},
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, client=("198.51.100.4", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            good = {"username": "alice", "password": GOOD_PASSWORD}
+            await client.post("/register", json=good)
+            for _ in range(5):
+                await client.post("/login", json={"username": "alice", "password": "nope"})
+            assert (await client.post("/login", json=good)).status_code == 429
+            result = await asyncio.to_thread(
+                runner.invoke, app, ["users", "unthrottle", "alice"], env=env
+            )
+            assert result.exit_code == 0, result.output
+            assert (await client.post("/login", json=good)).status_code == 200
+    events = await asyncio.to_thread(invoke, env, "--type", "login.unthrottled")
+    assert events[0]["details"] == {"username": "alice"}
+
+
+def test_unthrottle_needs_redis(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["users", "unthrottle", "alice"], env=env)
+    assert result.exit_code == 2 and "restart the server" in result.output

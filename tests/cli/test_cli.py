@@ -33,6 +33,7 @@ def test_help_for_every_command() -> None:
         ["users", "create"],
         ["users", "list"],
         ["audit"],
+        ["users", "unthrottle"],
     ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, result.output

@@ -30,6 +30,7 @@ class AuditEventType(StrEnum):
     ROLE_REVOKED = "role.revoked"
     KEY_GENERATED = "key.generated"
     LOGIN_THROTTLED = "login.throttled"
+    LOGIN_UNTHROTTLED = "login.unthrottled"
     RATE_LIMITED = "rate_limit.exceeded"
 
 

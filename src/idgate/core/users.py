@@ -156,6 +156,26 @@ class UserService:
         )
         return user
 
+    async def unthrottle(
+        self, uow: UnitOfWork, username: str, origin: RequestOrigin, *, actor: User | None = None
+    ) -> None:
+        """Forget the failed logins of ``username`` (an administrator's decision, LG-04)."""
+        if self.guard is None:
+            return
+        canonical = canonical_username(username)
+        user = await uow.users.get_by_username(canonical)
+        await self.guard.reset(LoginGuard.account_key(canonical))
+        await uow.audit.add(
+            AuditEvent.create(
+                AuditEventType.LOGIN_UNTHROTTLED,
+                self.clock.now(),
+                origin,
+                actor_id=actor.id if actor else None,
+                subject_id=user.id if user else None,
+                details={"username": canonical},
+            )
+        )
+
     async def _hash(
         self, admission: Admission | None, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
