@@ -31,6 +31,7 @@ from idgate.core.tokens.keys import KeyProvider, KeySet, StaticKeyProvider, hmac
 from idgate.core.users import UserService
 from idgate.logs import configure_logging
 from idgate.services import Services
+from idgate.store.blocklist import open_blocklist
 from idgate.store.db import create_engine, session_factory
 from idgate.store.keystore import FileKeyStore
 from idgate.store.ratelimit import memory_rate_limiter, redis_rate_limiter
@@ -117,6 +118,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.password_min_length,
         settings.password_max_length,
         check_common=settings.password_check_common,
+        blocklists=(
+            [open_blocklist(settings.password_blocklist_file)]
+            if settings.password_blocklist_file
+            else []
+        ),
     )
     pool = HashingPool(settings.hashing_threads, queue_size=settings.hashing_queue)
     engine = create_engine(settings.resolved_database_url)

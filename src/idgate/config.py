@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     password_check_common: bool = Field(
         True, description="Refuse common, breached and easily guessed passwords."
     )
+    password_blocklist_file: Path | None = Field(
+        None,
+        description="A local breached-password corpus checked offline: the Have I Been Pwned "
+        "SHA-1 file (ordered by hash) or a plain list, one password per line.",
+    )
     docs_enabled: bool | None = Field(
         None,
         description="Serve /docs, /redoc and /openapi.json; default: on in development, off in "
@@ -200,6 +205,13 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_limits(cls, value: dict[str, str]) -> dict[str, str]:
         parse_limits(value)  # raises ValueError saying what is wrong
+        return value
+
+    @field_validator("password_blocklist_file")
+    @classmethod
+    def _blocklist_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"password_blocklist_file {value} does not exist or is not a file")
         return value
 
     @field_validator("issuer")
