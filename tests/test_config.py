@@ -175,6 +175,8 @@ def test_protection_settings_from_the_environment(monkeypatch: pytest.MonkeyPatc
         ({"login_throttle_base_delay": 10, "login_throttle_max_delay": 5}, "base_delay"),
         ({"login_lockout_duration": timedelta(days=31)}, "never permanent"),
         ({"device_token_secret": "short"}, "device_token_secret"),
+        ({"login_throttle_forget_after": 0}, "login_throttle_forget_after must be positive"),
+        ({"device_token_ttl": -5}, "device_token_ttl must be positive"),
         ({"hashing_threads": 0}, "hashing_threads"),
     ],
 )

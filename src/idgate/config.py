@@ -263,6 +263,9 @@ class Settings(BaseSettings):
             raise ValueError("need 0 < login_throttle_base_delay <= login_throttle_max_delay")
         if self.login_lockout_duration > timedelta(days=30):
             raise ValueError("login_lockout_duration may be at most 30 days (never permanent)")
+        for name in ("login_lockout_duration", "login_throttle_forget_after", "device_token_ttl"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"{name} must be positive")
         return self
 
     @property

@@ -169,3 +169,15 @@ async def test_limits_can_be_switched_off(limit_settings: Settings, running: Run
         limit_settings, rate_limits={"login.ip": "1/hour"}, rate_limits_enabled=False
     ) as (_, client):
         assert [(await login(client)).status_code for _ in range(3)] == [401, 401, 401]
+
+
+async def test_with_the_defaults_the_eleventh_login_in_a_minute_is_refused(
+    limit_settings: Settings, running: Running
+) -> None:
+    # SECURITY.md LG-05: a burst of logins from one address meets 429 with Retry-After.
+    async with running(limit_settings) as (_, client):
+        statuses = []
+        for n in range(12):
+            body = {"username": f"user{n}", "password": "wrong password"}
+            statuses.append((await client.post("/login", json=body)).status_code)
+        assert statuses == [401] * 10 + [429, 429]
