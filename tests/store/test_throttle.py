@@ -97,3 +97,13 @@ async def test_an_unreachable_redis_fails_closed() -> None:
             await store.update("k", bump, 0.0)
     finally:
         await client.aclose()
+
+
+async def test_the_memory_store_stays_bounded() -> None:
+    store = MemoryThrottleStore(max_entries=100)
+    for n in range(250):
+        await store.update(f"k{n}", bump, 0.0)
+    assert len(store._states) <= 100
+    # The most recently updated counters are the ones kept.
+    assert await store.update("k249", bump, 0.0) == 2
+    assert await store.update("k0", bump, 0.0) == 1

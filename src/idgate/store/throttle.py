@@ -7,6 +7,7 @@ every key when its state would be void anyway, so Redis holds no stale counters.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import random
 import zlib
@@ -27,7 +28,12 @@ _STRIPES = 64
 
 
 class MemoryThrottleStore:
-    """Counters in this process only; expired ones are dropped as the store grows."""
+    """Counters in this process only, at most ``max_entries`` of them.
+
+    Past the cap, void states are dropped first, then the least recently updated ones: memory
+    stays bounded however many usernames an attacker tries (the global login limit bounds how
+    fast anyone can push a counter out).
+    """
 
     def __init__(self, max_entries: int = 100_000) -> None:
         self._states: dict[str, ThrottleState] = {}
@@ -43,7 +49,8 @@ class MemoryThrottleStore:
         async with self._lock:
             new, result = decide(self._states.get(key))
             if new is not None:
-                self._states[key] = new
+                self._states.pop(key, None)
+                self._states[key] = new  # last in order = most recently updated
                 if len(self._states) > self._max_entries:
                     self._purge(now)
             return result
@@ -54,6 +61,9 @@ class MemoryThrottleStore:
 
     def _purge(self, now: float) -> None:
         for key in [k for k, s in self._states.items() if s.expires_at <= now]:
+            del self._states[key]
+        excess = len(self._states) - self._max_entries * 9 // 10
+        for key in list(itertools.islice(self._states, max(0, excess))):
             del self._states[key]
 
 
