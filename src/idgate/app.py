@@ -132,14 +132,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
-    redis = create_redis(settings.redis_url.get_secret_value()) if settings.redis_url else None
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    redis = create_redis(redis_url) if redis_url else None
+    # Counters every worker and instance shares when there is a Redis; per process otherwise.
     limiter = (
-        redis_rate_limiter(
-            settings.redis_url.get_secret_value(),
-            redis,
-            RedisKeys(settings.redis_prefix).key("rl"),
-        )
-        if settings.redis_url is not None and redis is not None
+        redis_rate_limiter(redis_url, redis, RedisKeys(settings.redis_prefix).key("rl"))
+        if redis_url and redis is not None
         else memory_rate_limiter()
     )
     rate_limits = RateLimits(
