@@ -195,14 +195,19 @@ async def test_wrong_current_passwords_are_throttled(
         assert (await change(GOOD_PASSWORD)).status_code == 204
 
 
-async def test_the_lockout_after_100_failures_is_bounded(
+async def test_the_lockout_is_long_but_bounded(
     limit_settings: Settings, running: Running, clock: FixedClock
 ) -> None:
-    # NIST SP 800-63B 5.2.2: at most 100 consecutive failures; LG-04: never a permanent lock.
-    fast = {"login_throttle_max_delay": timedelta(seconds=1), **OPEN}
+    # NIST SP 800-63B 5.2.2 caps consecutive failures (100 by default, 20 here for speed);
+    # LG-04: the lockout that follows ends by itself.
+    fast = {
+        "login_throttle_max_delay": timedelta(seconds=1),
+        "login_lockout_failures": 20,
+        **OPEN,
+    }
     async with running(limit_settings, **fast) as (_, client):
         await register(client)
-        for n in range(100):
+        for n in range(20):
             ip = f"192.0.2.{n % 250 + 1}"
             r = await login(client, ip=ip)
             if r.status_code == 429:
