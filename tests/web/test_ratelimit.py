@@ -114,6 +114,13 @@ async def test_password_change_is_limited_per_account(
         assert [(await change(alice)).status_code for _ in range(2)] == [403, 403]
         assert (await change(alice)).status_code == 429
         assert (await change(bob)).status_code == 403
+        r = await client.post(
+            "/password/change",
+            json={"current_password": GOOD_PASSWORD, "new_password": "bob's brand new phrase"},
+            headers={"Authorization": f"Bearer {bob}"},
+        )
+        assert r.status_code == 204 and r.content == b""
+        assert r.headers["ratelimit-limit"] == "2" and r.headers["ratelimit-remaining"] == "0"
 
 
 async def test_forged_forwarded_headers_do_not_reset_the_limit(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends
 
 from idgate.web.dependencies import CurrentUser, OriginDep, ServicesDep, UowDep, require_json
 from idgate.web.ratelimit import rate_limit
@@ -34,7 +34,7 @@ def build_router() -> APIRouter:
         services: ServicesDep,
         uow: UowDep,
         origin: OriginDep,
-    ) -> Response:
+    ) -> None:
         """Set a new password, confirming the current one.
 
         Every token and session of the account issued before the change stops working at once,
@@ -43,6 +43,6 @@ def build_router() -> APIRouter:
         await services.users.change_password(
             uow, user, body.current_password, body.new_password, origin
         )
-        return Response(status_code=204)
+        # Returning nothing lets FastAPI keep the RateLimit-* headers of the dependency.
 
     return router
