@@ -201,3 +201,15 @@ def test_development_warns_about_several_workers_without_redis(
     with caplog.at_level("WARNING", logger="idgate"):
         create_app(make(data_dir=tmp_path, workers=2))
     assert any("IDGATE_REDIS_URL is not set" in r.getMessage() for r in caplog.records)
+
+
+def test_api_key_default_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert make().api_key_default_ttl == timedelta(days=90)
+    monkeypatch.setenv("IDGATE_API_KEY_DEFAULT_TTL", "3600")
+    assert Settings(_env_file=None).api_key_default_ttl == timedelta(hours=1)
+    monkeypatch.setenv("IDGATE_API_KEY_DEFAULT_TTL", "P30D")
+    assert Settings(_env_file=None).api_key_default_ttl == timedelta(days=30)
+    for bad in ("0", "30", "P4000D"):
+        monkeypatch.setenv("IDGATE_API_KEY_DEFAULT_TTL", bad)
+        with pytest.raises(ValidationError, match="api_key_default_ttl"):
+            Settings(_env_file=None)

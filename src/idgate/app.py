@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from idgate import __version__
 from idgate.config import PLACEHOLDER_SECRETS, Settings
+from idgate.core.admin import AdminService
 from idgate.core.clock import Clock, SystemClock
 from idgate.core.devices import DeviceTokens
 from idgate.core.passwords.hashers import (
@@ -25,6 +26,8 @@ from idgate.core.passwords.hashers import (
 from idgate.core.passwords.policy import PasswordPolicy
 from idgate.core.passwords.pool import HashingPool
 from idgate.core.ratelimit import RateLimits, parse_limits
+from idgate.core.reauth import Reauthentication
+from idgate.core.service_accounts import ServiceAccountService
 from idgate.core.throttle import LoginGuard, ThrottleSchedule, ThrottleStore
 from idgate.core.tokens.access import AccessTokens
 from idgate.core.tokens.keys import KeyProvider, KeySet, StaticKeyProvider, hmac_signing_key
@@ -39,11 +42,21 @@ from idgate.store.redis import RedisKeys, create_redis
 from idgate.store.secrets_dir import ensure_private_dir, read_or_create_secret
 from idgate.store.throttle import MemoryThrottleStore, RedisThrottleStore
 from idgate.store.uow import SqlUnitOfWork
+from idgate.web.api_key_authentication import ApiKeyAuthenticator
 from idgate.web.authentication import BearerAuthenticator
 from idgate.web.errors import install_error_handlers
 from idgate.web.middleware import SecurityMiddleware
 from idgate.web.origin import ClientAddressResolver, parse_networks
-from idgate.web.routers import auth, health, password, profile, wellknown
+from idgate.web.routers import (
+    admin_roles,
+    admin_users,
+    auth,
+    health,
+    password,
+    profile,
+    service_accounts,
+    wellknown,
+)
 
 log = logging.getLogger("idgate")
 
@@ -180,6 +193,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         close=close,
         rate_limits=rate_limits,
         devices=devices,
+        admin=AdminService(
+            clock,
+            Reauthentication(hashers, pool, clock, max_length=settings.password_max_length),
+        ),
+        service_accounts=ServiceAccountService(clock, default_ttl=settings.api_key_default_ttl),
     )
 
 
@@ -213,12 +231,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     )
     app.state.services = services
     # How requests authenticate, in order; the first whose credential a request carries decides.
-    app.state.authenticators = [BearerAuthenticator()]
+    app.state.authenticators = [BearerAuthenticator(), ApiKeyAuthenticator()]
     app.state.client_addresses = client_addresses = ClientAddressResolver(
         parse_networks(settings.trusted_proxies)
     )
     install_error_handlers(app)
     for module in (auth, profile, password, wellknown, health):
+        app.include_router(module.build_router())
+    for module in (admin_users, admin_roles, service_accounts):
         app.include_router(module.build_router())
     app.add_middleware(
         SecurityMiddleware,

@@ -164,6 +164,11 @@ class Settings(BaseSettings):
         description="Hashes that may wait for a thread before logins get 503; "
         "default: 8 per thread.",
     )
+    api_key_default_ttl: timedelta = Field(
+        timedelta(days=90),
+        description="Lifetime of a new API key unless its creator chooses another (seconds or "
+        "ISO 8601).",
+    )
 
     @field_validator(
         "access_token_ttl",
@@ -212,6 +217,20 @@ class Settings(BaseSettings):
     def _blocklist_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"password_blocklist_file {value} does not exist or is not a file")
+        return value
+
+    @field_validator("api_key_default_ttl", mode="before")
+    @classmethod
+    def _api_key_ttl_seconds(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        return value
+
+    @field_validator("api_key_default_ttl")
+    @classmethod
+    def _api_key_ttl_bounds(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=1) <= value <= timedelta(days=3650):
+            raise ValueError("api_key_default_ttl must be between 1 minute and 10 years")
         return value
 
     @field_validator("issuer")

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from idgate.config import Settings
+from idgate.core.admin import AdminService
 from idgate.core.clock import Clock
 from idgate.core.devices import DeviceTokens
 from idgate.core.passwords.pool import HashingPool
 from idgate.core.ports import UnitOfWork
 from idgate.core.ratelimit import RateLimits
+from idgate.core.service_accounts import ServiceAccountService
 from idgate.core.tokens.access import AccessTokens
 from idgate.core.tokens.keys import KeyProvider
 from idgate.core.users import UserService
@@ -42,3 +44,5 @@ class Services:
     rate_limits: RateLimits
     #: Device tokens issued on login (``core.devices``).
     devices: DeviceTokens
+    admin: AdminService
+    service_accounts: ServiceAccountService

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from idgate.cli import audit, check, migrate, serve, users
+from idgate.cli import apikeys, audit, check, migrate, roles, serve, service_accounts, users
 
 app = typer.Typer(
     name="idgate",
@@ -18,6 +18,9 @@ app.command("migrate")(migrate.migrate)
 app.command("check")(check.check)
 app.command("audit")(audit.audit)
 app.add_typer(users.app, name="users")
+app.add_typer(roles.app, name="roles")
+app.add_typer(service_accounts.app, name="service-accounts")
+app.add_typer(apikeys.app, name="apikeys")
 
 
 def main() -> None:

@@ -32,6 +32,22 @@ class AuditEventType(StrEnum):
     LOGIN_THROTTLED = "login.throttled"
     LOGIN_UNTHROTTLED = "login.unthrottled"
     RATE_LIMITED = "rate_limit.exceeded"
+    USER_DISABLED = "user.disabled"
+    USER_ENABLED = "user.enabled"
+    USER_DELETED = "user.deleted"
+    USER_CREDENTIALS_REVOKED = "user.credentials_revoked"
+    ROLE_CREATED = "role.created"
+    ROLE_DELETED = "role.deleted"
+    PERMISSION_GRANTED = "role.permission_granted"
+    PERMISSION_REVOKED = "role.permission_revoked"
+    REAUTHENTICATION_FAILED = "reauthentication.failed"
+    ACCESS_DENIED = "access.denied"
+    SERVICE_ACCOUNT_CREATED = "service_account.created"
+    SERVICE_ACCOUNT_DELETED = "service_account.deleted"
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_ROTATED = "api_key.rotated"
+    API_KEY_REVOKED = "api_key.revoked"
+    API_KEY_REJECTED = "api_key.rejected"
 
 
 class Outcome(StrEnum):

@@ -13,8 +13,10 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from idgate.core.apikeys import ApiKey, ApiKeyRecord, ServiceAccount
 from idgate.core.audit import AuditEvent
 from idgate.core.models import User
+from idgate.core.rbac import Role
 
 
 class UserRepository(Protocol):
@@ -48,6 +50,17 @@ class UserRepository(Protocol):
         """Return users ordered by creation time."""
         ...
 
+    async def search(
+        self, *, query: str | None = None, offset: int = 0, limit: int = 50
+    ) -> tuple[Sequence[User], int]:
+        """Return one page of the users whose canonical username contains ``query`` (all if
+        None), ordered by creation time, and how many match in all."""
+        ...
+
+    async def delete(self, user_id: uuid.UUID) -> None:
+        """Stage deleting the user, their role memberships, service accounts and API keys."""
+        ...
+
 
 class RoleRepository(Protocol):
     """Role membership. Roles are names such as ``admin`` and ``user``."""
@@ -58,6 +71,108 @@ class RoleRepository(Protocol):
 
     async def roles_of(self, user_id: uuid.UUID) -> tuple[str, ...]:
         """Return the names of the user's roles, sorted."""
+        ...
+
+    async def revoke(self, user_id: uuid.UUID, role: str) -> bool:
+        """Take ``role`` from the user; return False if they did not have it."""
+        ...
+
+    async def get_role(self, name: str) -> Role | None:
+        """Return the role with its permissions, or None."""
+        ...
+
+    async def list_roles(self) -> Sequence[Role]:
+        """Return every role with its permissions, by name."""
+        ...
+
+    async def create_role(self, role: Role) -> None:
+        """Stage a new role and its permissions; raise ``Conflict`` if the name is taken."""
+        ...
+
+    async def delete_role(self, name: str) -> None:
+        """Stage deleting the role, its permissions and its memberships."""
+        ...
+
+    async def add_permission(self, role: str, permission: str) -> bool:
+        """Give ``permission`` to ``role``; return False if it already had it."""
+        ...
+
+    async def remove_permission(self, role: str, permission: str) -> bool:
+        """Take ``permission`` from ``role``; return False if it did not have it."""
+        ...
+
+    async def permissions_of(self, roles: Sequence[str]) -> tuple[str, ...]:
+        """Return the permission patterns of these roles together, sorted, without repeats."""
+        ...
+
+    async def count_members(self, role: str) -> int:
+        """Return how many enabled users hold ``role``."""
+        ...
+
+
+class ServiceAccountRepository(Protocol):
+    """Service accounts, each owned by a user."""
+
+    async def add(self, account: ServiceAccount) -> None:
+        """Stage a new account; raise ``Conflict`` if its owner has one of the same name."""
+        ...
+
+    async def get(self, account_id: uuid.UUID) -> ServiceAccount | None:
+        """Return the account, or None."""
+        ...
+
+    async def list(
+        self, *, owner_id: uuid.UUID | None = None, offset: int = 0, limit: int = 100
+    ) -> Sequence[ServiceAccount]:
+        """Return accounts (of one owner, or all), oldest first."""
+        ...
+
+    async def count(self, owner_id: uuid.UUID) -> int:
+        """Return how many accounts ``owner_id`` owns."""
+        ...
+
+    async def delete(self, account_id: uuid.UUID) -> None:
+        """Stage deleting the account and its keys."""
+        ...
+
+
+class ApiKeyRepository(Protocol):
+    """API keys, stored by the SHA-256 of the key."""
+
+    async def add(self, key: ApiKey) -> None:
+        """Stage a new key."""
+        ...
+
+    async def get(self, key_id: uuid.UUID) -> ApiKey | None:
+        """Return the key record, or None."""
+        ...
+
+    async def find_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        """Return the key with this hash, its account and its owner's state, in one lookup."""
+        ...
+
+    async def list(self, account_id: uuid.UUID) -> Sequence[ApiKey]:
+        """Return the account's keys, newest first."""
+        ...
+
+    async def count_active(self, account_id: uuid.UUID, now: datetime) -> int:
+        """Return how many of the account's keys are neither revoked nor expired at ``now``."""
+        ...
+
+    async def revoke(self, key_id: uuid.UUID, at: datetime) -> None:
+        """Stage revoking the key at ``at``."""
+        ...
+
+    async def set_expiry(self, key_id: uuid.UUID, at: datetime | None) -> None:
+        """Stage a new expiry instant for the key."""
+        ...
+
+    async def touch(self, key_id: uuid.UUID, at: datetime) -> None:
+        """Stage the key's last-used instant."""
+        ...
+
+    async def revoke_owned_by(self, owner_id: uuid.UUID, at: datetime) -> int:
+        """Stage revoking every live key of the accounts ``owner_id`` owns; return how many."""
         ...
 
 
@@ -99,6 +214,12 @@ class UnitOfWork(Protocol):
 
     @property
     def audit(self) -> AuditRepository: ...
+
+    @property
+    def service_accounts(self) -> ServiceAccountRepository: ...
+
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
 
     async def commit(self) -> None:
         """Make every staged change durable, then publish the audit events."""

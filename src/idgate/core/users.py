@@ -15,6 +15,7 @@ from idgate.core.devices import DeviceTokens
 from idgate.core.errors import (
     CurrentPasswordIncorrect,
     InvalidCredentials,
+    InvalidUsername,
     LoginThrottled,
     Unavailable,
     WeakPassword,
@@ -121,7 +122,7 @@ class UserService:
         ``device_token`` for the account charges the device instead of the account (LG-03, LG-04).
         """
         canonical = canonical_username(username)
-        user = await uow.users.get_by_username(canonical)
+        user = await self._find(uow, username)
         admission = await self._admit(uow, origin, canonical, user, device_token)
         if len(password) > self.policy.max_length:
             await self._failed(uow, origin, None, "password_too_long", admission)
@@ -296,6 +297,16 @@ class UserService:
             )
         )
         raise CurrentPasswordIncorrect()
+
+    async def _find(self, uow: UnitOfWork, username: str) -> User | None:
+        # A name that could never have been registered (a NUL, a control character, too long)
+        # cannot name an account; it is not sent to the database at all, whose text types may
+        # refuse it (PostgreSQL rejects NUL), and takes the unknown-account path.
+        try:
+            canonical = canonical_username(validate_username(username))
+        except InvalidUsername:
+            return None
+        return await uow.users.get_by_username(canonical)
 
     async def _failed(
         self,

@@ -14,9 +14,11 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from idgate.core.apikeys import ApiKey, ApiKeyRecord, ServiceAccount
 from idgate.core.audit import AuditEvent
-from idgate.core.errors import NotFound, UsernameTaken
+from idgate.core.errors import Conflict, NotFound, UsernameTaken
 from idgate.core.models import User
+from idgate.core.rbac import BUILTIN_ROLES, Role
 
 
 @dataclass
@@ -28,6 +30,10 @@ class MemoryStore:
     roles: set[str] = field(default_factory=lambda: {"admin", "user"})
     memberships: set[tuple[uuid.UUID, str]] = field(default_factory=set)
     audit: list[AuditEvent] = field(default_factory=list)
+    role_descriptions: dict[str, str] = field(default_factory=dict)
+    role_permissions: set[tuple[str, str]] = field(default_factory=lambda: {("admin", "*")})
+    service_accounts: dict[uuid.UUID, ServiceAccount] = field(default_factory=dict)
+    api_keys: dict[uuid.UUID, ApiKey] = field(default_factory=dict)
 
 
 class MemoryUserRepository:
@@ -67,6 +73,30 @@ class MemoryUserRepository:
         ordered = sorted(self._store.users.values(), key=lambda u: (u.created_at, u.id))
         return [self._with_roles(u) for u in ordered[offset : offset + limit]]
 
+    async def search(
+        self, *, query: str | None = None, offset: int = 0, limit: int = 50
+    ) -> tuple[Sequence[User], int]:
+        names = {uid: name for name, uid in self._store.canonical.items()}
+        matching = [
+            u
+            for u in sorted(self._store.users.values(), key=lambda u: (u.created_at, u.id))
+            if not query or query in names.get(u.id, "")
+        ]
+        page = [self._with_roles(u) for u in matching[offset : offset + limit]]
+        return page, len(matching)
+
+    async def delete(self, user_id: uuid.UUID) -> None:
+        store = self._store
+        accounts = {a.id for a in store.service_accounts.values() if a.owner_id == user_id}
+        store.api_keys = {
+            k: v for k, v in store.api_keys.items() if v.service_account_id not in accounts
+        }
+        for account_id in accounts:
+            del store.service_accounts[account_id]
+        store.memberships = {(uid, r) for uid, r in store.memberships if uid != user_id}
+        store.canonical = {name: uid for name, uid in store.canonical.items() if uid != user_id}
+        store.users.pop(user_id, None)
+
 
 class MemoryRoleRepository:
     def __init__(self, store: MemoryStore) -> None:
@@ -82,6 +112,150 @@ class MemoryRoleRepository:
 
     async def roles_of(self, user_id: uuid.UUID) -> tuple[str, ...]:
         return tuple(sorted(role for uid, role in self._store.memberships if uid == user_id))
+
+    async def revoke(self, user_id: uuid.UUID, role: str) -> bool:
+        if (user_id, role) not in self._store.memberships:
+            return False
+        self._store.memberships.discard((user_id, role))
+        return True
+
+    def _role(self, name: str) -> Role:
+        return Role(
+            name=name,
+            description=self._store.role_descriptions.get(name, ""),
+            builtin=name in BUILTIN_ROLES,
+            permissions=tuple(sorted(p for r, p in self._store.role_permissions if r == name)),
+        )
+
+    async def get_role(self, name: str) -> Role | None:
+        return self._role(name) if name in self._store.roles else None
+
+    async def list_roles(self) -> Sequence[Role]:
+        return [self._role(name) for name in sorted(self._store.roles)]
+
+    async def create_role(self, role: Role) -> None:
+        if role.name in self._store.roles:
+            raise Conflict(f"A role named {role.name!r} already exists.")
+        self._store.roles.add(role.name)
+        self._store.role_descriptions[role.name] = role.description
+        self._store.role_permissions |= {(role.name, p) for p in role.permissions}
+
+    async def delete_role(self, name: str) -> None:
+        store = self._store
+        store.roles.discard(name)
+        store.role_permissions = {(r, p) for r, p in store.role_permissions if r != name}
+        store.memberships = {(uid, r) for uid, r in store.memberships if r != name}
+
+    async def add_permission(self, role: str, permission: str) -> bool:
+        if role not in self._store.roles:
+            raise NotFound(f"There is no role named {role!r}.")
+        if (role, permission) in self._store.role_permissions:
+            return False
+        self._store.role_permissions.add((role, permission))
+        return True
+
+    async def remove_permission(self, role: str, permission: str) -> bool:
+        if (role, permission) not in self._store.role_permissions:
+            return False
+        self._store.role_permissions.discard((role, permission))
+        return True
+
+    async def permissions_of(self, roles: Sequence[str]) -> tuple[str, ...]:
+        wanted = set(roles)
+        return tuple(sorted({p for r, p in self._store.role_permissions if r in wanted}))
+
+    async def count_members(self, role: str) -> int:
+        users = self._store.users
+        return sum(
+            1
+            for uid, r in self._store.memberships
+            if r == role and uid in users and not users[uid].disabled
+        )
+
+
+class MemoryServiceAccountRepository:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def add(self, account: ServiceAccount) -> None:
+        if any(
+            a.owner_id == account.owner_id and a.name == account.name
+            for a in self._store.service_accounts.values()
+        ):
+            raise Conflict(f"You already have a service account named {account.name!r}.")
+        self._store.service_accounts[account.id] = account
+
+    async def get(self, account_id: uuid.UUID) -> ServiceAccount | None:
+        return self._store.service_accounts.get(account_id)
+
+    async def list(
+        self, *, owner_id: uuid.UUID | None = None, offset: int = 0, limit: int = 100
+    ) -> Sequence[ServiceAccount]:
+        accounts = sorted(self._store.service_accounts.values(), key=lambda a: (a.created_at, a.id))
+        matching = [a for a in accounts if owner_id is None or a.owner_id == owner_id]
+        return matching[offset : offset + limit]
+
+    async def count(self, owner_id: uuid.UUID) -> int:
+        return sum(1 for a in self._store.service_accounts.values() if a.owner_id == owner_id)
+
+    async def delete(self, account_id: uuid.UUID) -> None:
+        store = self._store
+        store.api_keys = {
+            k: v for k, v in store.api_keys.items() if v.service_account_id != account_id
+        }
+        store.service_accounts.pop(account_id, None)
+
+
+class MemoryApiKeyRepository:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def add(self, key: ApiKey) -> None:
+        self._store.api_keys[key.id] = key
+
+    async def get(self, key_id: uuid.UUID) -> ApiKey | None:
+        return self._store.api_keys.get(key_id)
+
+    async def find_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        for key in self._store.api_keys.values():
+            if key.key_hash == key_hash:
+                account = self._store.service_accounts[key.service_account_id]
+                owner = self._store.users[account.owner_id]
+                return ApiKeyRecord(key, account, owner.disabled)
+        return None
+
+    async def list(self, account_id: uuid.UUID) -> Sequence[ApiKey]:
+        keys = [k for k in self._store.api_keys.values() if k.service_account_id == account_id]
+        return sorted(keys, key=lambda k: k.created_at, reverse=True)
+
+    async def count_active(self, account_id: uuid.UUID, now: datetime) -> int:
+        return sum(
+            1
+            for k in self._store.api_keys.values()
+            if k.service_account_id == account_id and k.status(now) == "active"
+        )
+
+    def _update(self, key_id: uuid.UUID, **changes: object) -> None:
+        self._store.api_keys[key_id] = replace(self._store.api_keys[key_id], **changes)  # type: ignore[arg-type]
+
+    async def revoke(self, key_id: uuid.UUID, at: datetime) -> None:
+        if self._store.api_keys[key_id].revoked_at is None:
+            self._update(key_id, revoked_at=at)
+
+    async def set_expiry(self, key_id: uuid.UUID, at: datetime | None) -> None:
+        self._update(key_id, expires_at=at)
+
+    async def touch(self, key_id: uuid.UUID, at: datetime) -> None:
+        self._update(key_id, last_used_at=at)
+
+    async def revoke_owned_by(self, owner_id: uuid.UUID, at: datetime) -> int:
+        accounts = {a.id for a in self._store.service_accounts.values() if a.owner_id == owner_id}
+        revoked = 0
+        for key in list(self._store.api_keys.values()):
+            if key.service_account_id in accounts and key.revoked_at is None:
+                self._update(key.id, revoked_at=at)
+                revoked += 1
+        return revoked
 
 
 class MemoryAuditRepository:
@@ -124,6 +298,8 @@ class MemoryUnitOfWork:
         self._users = MemoryUserRepository(self._work)
         self._roles = MemoryRoleRepository(self._work)
         self._audit = MemoryAuditRepository(self._work)
+        self._service_accounts = MemoryServiceAccountRepository(self._work)
+        self._api_keys = MemoryApiKeyRepository(self._work)
 
     @property
     def users(self) -> MemoryUserRepository:
@@ -136,6 +312,14 @@ class MemoryUnitOfWork:
     @property
     def audit(self) -> MemoryAuditRepository:
         return self._audit
+
+    @property
+    def service_accounts(self) -> MemoryServiceAccountRepository:
+        return self._service_accounts
+
+    @property
+    def api_keys(self) -> MemoryApiKeyRepository:
+        return self._api_keys
 
     async def __aenter__(self) -> Self:
         self._work = copy.deepcopy(self.store)
@@ -151,7 +335,17 @@ class MemoryUnitOfWork:
         await self.rollback()
 
     async def commit(self) -> None:
-        for name in ("users", "canonical", "roles", "memberships", "audit"):
+        for name in (
+            "users",
+            "canonical",
+            "roles",
+            "memberships",
+            "audit",
+            "role_descriptions",
+            "role_permissions",
+            "service_accounts",
+            "api_keys",
+        ):
             setattr(self.store, name, copy.deepcopy(getattr(self._work, name)))
         self.commits += 1
 

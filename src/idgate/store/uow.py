@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from idgate.core.clock import Clock
 from idgate.core.errors import IdgateError
 from idgate.core.ports import UnitOfWork
+from idgate.store.repositories.apikeys import SqlApiKeyRepository, SqlServiceAccountRepository
 from idgate.store.repositories.audit import SqlAuditRepository
 from idgate.store.repositories.users import SqlRoleRepository, SqlUserRepository
 
@@ -25,6 +26,8 @@ class SqlUnitOfWork:
     users: SqlUserRepository
     roles: SqlRoleRepository
     audit: SqlAuditRepository
+    service_accounts: SqlServiceAccountRepository
+    api_keys: SqlApiKeyRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._sessions = sessions
@@ -42,6 +45,8 @@ class SqlUnitOfWork:
         self.users = SqlUserRepository(session, self._clock)
         self.roles = SqlRoleRepository(session, self._clock)
         self.audit = SqlAuditRepository(session)
+        self.service_accounts = SqlServiceAccountRepository(session)
+        self.api_keys = SqlApiKeyRepository(session)
         return self
 
     async def __aexit__(

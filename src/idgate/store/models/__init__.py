@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from idgate.store.models.apikeys import ApiKeyRow, ServiceAccountRow
 from idgate.store.models.audit import AuditRow
 from idgate.store.models.base import Base
-from idgate.store.models.users import RoleRow, UserRoleRow, UserRow
+from idgate.store.models.users import RolePermissionRow, RoleRow, UserRoleRow, UserRow
 
-__all__ = ["AuditRow", "Base", "RoleRow", "UserRoleRow", "UserRow"]
+__all__ = [
+    "ApiKeyRow",
+    "AuditRow",
+    "Base",
+    "RolePermissionRow",
+    "RoleRow",
+    "ServiceAccountRow",
+    "UserRoleRow",
+    "UserRow",
+]

@@ -45,3 +45,14 @@ class UserRoleRow(Base):
         String(64), ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True
     )
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RolePermissionRow(Base):
+    __tablename__ = "role_permissions"
+
+    role: Mapped[str] = mapped_column(
+        String(64), ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True
+    )
+    # A permission or pattern such as "posts:delete" or "posts:*" (idgate.core.rbac).
+    permission: Mapped[str] = mapped_column(String(128), primary_key=True)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)

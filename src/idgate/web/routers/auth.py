@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from idgate.core.rbac import user_token_claims
 from idgate.core.usernames import canonical_username
 from idgate.web.dependencies import OriginDep, ServicesDep, UowDep, require_json
 from idgate.web.ratelimit import enforce_account, rate_limit
@@ -72,7 +73,9 @@ def build_router() -> APIRouter:
         user = await services.users.authenticate(
             uow, body.username, body.password, origin, device_token=device_token
         )
-        issued = services.access_tokens.issue(str(user.id), roles=user.roles)
+        # Resource servers decide offline from the permissions in the token (docs/authorization.md).
+        claims = await user_token_claims(uow, user)
+        issued = services.access_tokens.issue(str(user.id), roles=user.roles, extra=claims)
         device = services.devices.issue(user.id)
         response.set_cookie(
             DEVICE_COOKIE,
