@@ -145,6 +145,64 @@ def test_secrets_are_masked_in_repr() -> None:
     assert "s3cr3t" not in repr(settings) and "pppp" not in repr(settings)
 
 
+# --- brute-force protection settings -------------------------------------------------------
+
+
+def test_protection_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDGATE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1 ,2001:db8::/32")
+    monkeypatch.setenv("IDGATE_RATE_LIMITS", '{"login.ip": "20/minute;200/hour"}')
+    monkeypatch.setenv("IDGATE_LOGIN_THROTTLE_MAX_DELAY", "600")
+    monkeypatch.setenv("IDGATE_DEVICE_TOKEN_TTL", "P30D")
+    monkeypatch.setenv("IDGATE_HASHING_QUEUE", "0")
+    settings = Settings(_env_file=None)
+    assert settings.trusted_proxies == ["10.0.0.0/8", "192.0.2.1", "2001:db8::/32"]
+    assert settings.rate_limits == {"login.ip": "20/minute;200/hour"}
+    assert settings.login_throttle_max_delay == timedelta(minutes=10)
+    assert settings.device_token_ttl == timedelta(days=30)
+    assert settings.hashing_queue == 0
+    monkeypatch.delenv("IDGATE_TRUSTED_PROXIES")
+    assert make().trusted_proxies == [] and make().rate_limits_enabled
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"trusted_proxies": ["10.0.0.300"]}, "not an IP address"),
+        ({"rate_limits": {"login.ip": "lots"}}, "cannot read the rate limit"),
+        ({"rate_limits": {"login.anyone": "1/minute"}}, "scope"),
+        ({"login_lockout_failures": 101}, "at most 100"),
+        ({"login_lockout_failures": 5}, "above login_throttle_free_failures"),
+        ({"login_throttle_base_delay": 10, "login_throttle_max_delay": 5}, "base_delay"),
+        ({"login_lockout_duration": timedelta(days=31)}, "never permanent"),
+        ({"device_token_secret": "short"}, "device_token_secret"),
+        ({"login_throttle_forget_after": 0}, "login_throttle_forget_after must be positive"),
+        ({"device_token_ttl": -5}, "device_token_ttl must be positive"),
+        ({"hashing_threads": 0}, "hashing_threads"),
+    ],
+)
+def test_invalid_protection_values_are_refused(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        make(**values)
+
+
+def test_several_workers_without_redis_are_refused_in_production(tmp_path: Path) -> None:
+    base = {"environment": "production", "issuer": "https://id.example.test", "data_dir": tmp_path}
+    problems = make(**base, workers=4).production_problems()
+    assert len(problems) == 1 and "IDGATE_REDIS_URL" in problems[0]
+    assert make(**base, workers=4, redis_url="redis://127.0.0.1:6379/0").production_problems() == []
+    assert "not rate limited" in make(**base, rate_limits_enabled=False).production_problems()[0]
+    with pytest.raises(ConfigurationError, match="IDGATE_WORKERS is 4"):
+        create_app(make(**base, workers=4))
+
+
+def test_development_warns_about_several_workers_without_redis(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="idgate"):
+        create_app(make(data_dir=tmp_path, workers=2))
+    assert any("IDGATE_REDIS_URL is not set" in r.getMessage() for r in caplog.records)
+
+
 def test_api_key_default_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
     assert make().api_key_default_ttl == timedelta(days=90)
     monkeypatch.setenv("IDGATE_API_KEY_DEFAULT_TTL", "3600")

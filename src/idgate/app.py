@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from sqlalchemy import text
 
 from idgate import __version__
 from idgate.config import PLACEHOLDER_SECRETS, Settings
 from idgate.core.admin import AdminService
 from idgate.core.clock import Clock, SystemClock
+from idgate.core.devices import DeviceTokens
 from idgate.core.passwords.hashers import (
     Argon2idHasher,
     BcryptHasher,
@@ -24,24 +26,30 @@ from idgate.core.passwords.hashers import (
 from idgate.core.passwords.policy import PasswordPolicy
 from idgate.core.passwords.pool import HashingPool
 from idgate.core.ports import SessionRepository, UnitOfWork
+from idgate.core.ratelimit import RateLimits, parse_limits
 from idgate.core.reauth import Reauthentication
 from idgate.core.service_accounts import ServiceAccountService
 from idgate.core.sessions import SessionPolicy, SessionService
+from idgate.core.throttle import LoginGuard, ThrottleSchedule, ThrottleStore
 from idgate.core.tokens.access import AccessTokens
 from idgate.core.tokens.keys import KeyProvider, KeySet, StaticKeyProvider, hmac_signing_key
 from idgate.core.users import UserService
 from idgate.logs import configure_logging
 from idgate.services import Services
+from idgate.store.blocklist import open_blocklist
 from idgate.store.db import create_engine, session_factory
 from idgate.store.keystore import FileKeyStore
+from idgate.store.ratelimit import memory_rate_limiter, redis_rate_limiter
 from idgate.store.redis import RedisKeys, create_redis
 from idgate.store.redis_sessions import RedisSessionRepository
 from idgate.store.secrets_dir import ensure_private_dir, read_or_create_secret
+from idgate.store.throttle import MemoryThrottleStore, RedisThrottleStore
 from idgate.store.uow import SqlUnitOfWork
 from idgate.web.api_key_authentication import ApiKeyAuthenticator
 from idgate.web.authentication import BearerAuthenticator
 from idgate.web.errors import install_error_handlers
 from idgate.web.middleware import SecurityMiddleware
+from idgate.web.origin import ClientAddressResolver, parse_networks
 from idgate.web.pages import install_pages
 from idgate.web.routers import (
     admin_roles,
@@ -89,6 +97,35 @@ def build_hashers(settings: Settings) -> PasswordHashers:
     return PasswordHashers([bcrypt_hasher, LegacyBcryptHasher(), Argon2idHasher()])
 
 
+def build_device_tokens(settings: Settings, clock: Clock) -> DeviceTokens:
+    """Return the device-token signer: its key from the settings or the data directory."""
+    if settings.device_token_secret is not None:
+        secret = settings.device_token_secret.get_secret_value().encode()
+    else:
+        secret = read_or_create_secret(settings.data_dir / "device-key")
+    return DeviceTokens(secret, clock, settings.device_token_ttl)
+
+
+def build_login_guard(settings: Settings, clock: Clock, redis: Redis | None) -> LoginGuard:
+    """Return the per-account login throttle, its counters in Redis when there is one."""
+    schedule = ThrottleSchedule(
+        free_failures=settings.login_throttle_free_failures,
+        base_delay=settings.login_throttle_base_delay.total_seconds(),
+        max_delay=settings.login_throttle_max_delay.total_seconds(),
+        lockout_failures=settings.login_lockout_failures,
+        lockout=settings.login_lockout_duration.total_seconds(),
+        forget_after=settings.login_throttle_forget_after.total_seconds(),
+    )
+    store: ThrottleStore = (
+        RedisThrottleStore(redis, RedisKeys(settings.redis_prefix).key("throttle", ""))
+        if redis is not None
+        else MemoryThrottleStore()
+    )
+    return LoginGuard(
+        store, clock, schedule, device_max_failures=settings.device_token_max_failures
+    )
+
+
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Build every service of one process from ``settings``; ``close()`` releases them."""
     clock = clock or SystemClock()
@@ -99,8 +136,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.password_min_length,
         settings.password_max_length,
         check_common=settings.password_check_common,
+        blocklists=(
+            [open_blocklist(settings.password_blocklist_file)]
+            if settings.password_blocklist_file
+            else []
+        ),
     )
-    pool = HashingPool()
+    pool = HashingPool(settings.hashing_threads, queue_size=settings.hashing_queue)
     engine = create_engine(settings.resolved_database_url)
     sessions = session_factory(engine)
 
@@ -108,7 +150,18 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
-    redis = create_redis(settings.redis_url.get_secret_value()) if settings.redis_url else None
+    redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    redis = create_redis(redis_url) if redis_url else None
+    # Counters every worker and instance shares when there is a Redis; per process otherwise.
+    limiter = (
+        redis_rate_limiter(redis_url, redis, RedisKeys(settings.redis_prefix).key("rl"))
+        if redis_url and redis is not None
+        else memory_rate_limiter()
+    )
+    rate_limits = RateLimits(
+        limiter, parse_limits(settings.rate_limits), clock, enabled=settings.rate_limits_enabled
+    )
+    devices = build_device_tokens(settings, clock)
 
     redis_keys = RedisKeys(settings.redis_prefix)
 
@@ -121,6 +174,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     async def close() -> None:
         await engine.dispose()
         pool.shutdown()
+        await limiter.close()
         if redis is not None:
             await redis.aclose()
 
@@ -136,7 +190,14 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             clock=clock,
             leeway=settings.jwt_leeway,
         ),
-        users=UserService(hashers, policy, pool, clock),
+        users=UserService(
+            hashers,
+            policy,
+            pool,
+            clock,
+            guard=build_login_guard(settings, clock, redis),
+            devices=devices,
+        ),
         hashing=pool,
         sessions=SessionService(
             SessionPolicy(
@@ -152,6 +213,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         redis=redis,
         redis_keys=redis_keys,
         close=close,
+        rate_limits=rate_limits,
+        devices=devices,
         admin=AdminService(
             clock,
             Reauthentication(hashers, pool, clock, max_length=settings.password_max_length),
@@ -167,6 +230,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     """
     settings = settings or Settings()
     settings.validate_for_production()
+    for problem in settings.protection_problems():
+        log.warning(problem)
     services = build_services(settings, clock)
 
     @asynccontextmanager
@@ -195,6 +260,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         # explicit.
         SessionAuthenticator(),
     ]
+    app.state.client_addresses = client_addresses = ClientAddressResolver(
+        parse_networks(settings.trusted_proxies)
+    )
     install_error_handlers(app)
     for module in (auth, profile, password, wellknown, health):
         app.include_router(module.build_router())
@@ -206,6 +274,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         hsts=urlsplit(settings.issuer).scheme == "https",
         docs_paths=frozenset({"/docs", "/redoc"}) if docs else frozenset(),
         max_body_size=settings.max_body_size,
+        client_addresses=client_addresses,
     )
     return app
 

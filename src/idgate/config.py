@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from idgate.core.errors import ConfigurationError
 from idgate.core.passwords.hashers import MIN_BCRYPT_COST
+from idgate.core.ratelimit import parse_limits
 
 Environment = Literal["development", "production", "test"]
 JwtAlgorithm = Literal["EdDSA", "ES256", "RS256", "HS256"]
@@ -114,6 +115,11 @@ class Settings(BaseSettings):
         description="How long after the password was last entered a session may revoke other "
         "sessions without entering it again.",
     )
+    password_blocklist_file: Path | None = Field(
+        None,
+        description="A local breached-password corpus checked offline: the Have I Been Pwned "
+        "SHA-1 file (ordered by hash) or a plain list, one password per line.",
+    )
     docs_enabled: bool | None = Field(
         None,
         description="Serve /docs, /redoc and /openapi.json; default: on in development, off in "
@@ -124,6 +130,57 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `idgate serve` listens on.")
     port: int = Field(8000, description="Port `idgate serve` listens on.")
     workers: int = Field(1, ge=1, description="Worker processes for `idgate serve`.")
+    # --- brute force and overload (docs/rate-limits.md) ---
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For / "
+        "Forwarded headers are believed; default: none.",
+    )
+    rate_limits_enabled: bool = Field(
+        True, description="Enforce the per-IP, per-account and global rate limits."
+    )
+    rate_limits: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON object overriding default limits: {"login.ip": "20/minute;200/hour"}.',
+    )
+    login_throttle_free_failures: int = Field(
+        5, ge=1, description="Failed logins per account before delays start."
+    )
+    login_throttle_base_delay: timedelta = Field(
+        timedelta(seconds=1), description="First delay; it doubles with each further failure."
+    )
+    login_throttle_max_delay: timedelta = Field(
+        timedelta(minutes=15), description="Longest delay between attempts."
+    )
+    login_lockout_failures: int = Field(
+        100, description="Consecutive failures after which untrusted devices wait the lockout."
+    )
+    login_lockout_duration: timedelta = Field(
+        timedelta(days=1), description="How long that lockout lasts (always bounded)."
+    )
+    login_throttle_forget_after: timedelta = Field(
+        timedelta(days=1), description="Quiet time after which an account's failures are forgotten."
+    )
+    device_token_ttl: timedelta = Field(
+        timedelta(days=180), description="Lifetime of the device token issued on login."
+    )
+    device_token_max_failures: int = Field(
+        10, ge=1, description="Failures through one device token before it stops exempting."
+    )
+    device_token_secret: SecretStr | None = Field(
+        None,
+        description="Key of device tokens (>= 32 bytes); default: generated into the data "
+        "directory.",
+    )
+    hashing_threads: int | None = Field(
+        None, ge=1, description="Password-hashing threads; default: the CPUs available."
+    )
+    hashing_queue: int | None = Field(
+        None,
+        ge=0,
+        description="Hashes that may wait for a thread before logins get 503; "
+        "default: 8 per thread.",
+    )
     api_key_default_ttl: timedelta = Field(
         timedelta(days=90),
         description="Lifetime of a new API key unless its creator chooses another (seconds or "
@@ -136,6 +193,11 @@ class Settings(BaseSettings):
         "session_idle_timeout",
         "session_absolute_timeout",
         "session_reauth_window",
+        "login_throttle_base_delay",
+        "login_throttle_max_delay",
+        "login_lockout_duration",
+        "login_throttle_forget_after",
+        "device_token_ttl",
         mode="before",
     )
     @classmethod
@@ -143,6 +205,38 @@ class Settings(BaseSettings):
         # Durations are written in seconds in the environment ("900"), or as ISO 8601 ("PT15M").
         if isinstance(value, str) and value.strip().isdigit():
             return int(value)
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: list[str]) -> list[str]:
+        from ipaddress import ip_network
+
+        for entry in value:
+            try:
+                ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR range") from None
+        return value
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _valid_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        parse_limits(value)  # raises ValueError saying what is wrong
+        return value
+
+    @field_validator("password_blocklist_file")
+    @classmethod
+    def _blocklist_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"password_blocklist_file {value} does not exist or is not a file")
         return value
 
     @field_validator("api_key_default_ttl", mode="before")
@@ -207,6 +301,21 @@ class Settings(BaseSettings):
             raise ValueError("session_store redis needs IDGATE_REDIS_URL")
         if self.password_pepper is not None and len(self.password_pepper.get_secret_value()) < 32:
             raise ValueError("password_pepper must be at least 32 characters")
+        device_secret = self.device_token_secret
+        if device_secret is not None and len(device_secret.get_secret_value().encode()) < 32:
+            raise ValueError("device_token_secret must be at least 32 bytes")
+        if not self.login_throttle_free_failures < self.login_lockout_failures <= 100:
+            raise ValueError(
+                "login_lockout_failures must be above login_throttle_free_failures and at most "
+                "100 (NIST SP 800-63B 5.2.2)"
+            )
+        if not timedelta(0) < self.login_throttle_base_delay <= self.login_throttle_max_delay:
+            raise ValueError("need 0 < login_throttle_base_delay <= login_throttle_max_delay")
+        if self.login_lockout_duration > timedelta(days=30):
+            raise ValueError("login_lockout_duration may be at most 30 days (never permanent)")
+        for name in ("login_lockout_duration", "login_throttle_forget_after", "device_token_ttl"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"{name} must be positive")
         return self
 
     @property
@@ -241,6 +350,20 @@ class Settings(BaseSettings):
                 )
             elif len(secret.encode()) < 32:
                 problems.append("IDGATE_JWT_SECRET must be at least 32 bytes long for HS256.")
+        problems += self.protection_problems()
+        return problems
+
+    def protection_problems(self) -> list[str]:
+        """Return what weakens the brute-force protection (warned about, refused in production)."""
+        problems: list[str] = []
+        if self.workers > 1 and self.redis_url is None:
+            problems.append(
+                f"IDGATE_WORKERS is {self.workers} but IDGATE_REDIS_URL is not set: each worker "
+                "would keep its own rate-limit and login-throttle counters, multiplying every "
+                "limit by the number of workers. Set IDGATE_REDIS_URL, or run one worker."
+            )
+        if not self.rate_limits_enabled:
+            problems.append("IDGATE_RATE_LIMITS_ENABLED is false: logins are not rate limited.")
         return problems
 
     def validate_for_production(self) -> None:

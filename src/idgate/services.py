@@ -13,8 +13,10 @@ from redis.asyncio import Redis
 from idgate.config import Settings
 from idgate.core.admin import AdminService
 from idgate.core.clock import Clock
+from idgate.core.devices import DeviceTokens
 from idgate.core.passwords.pool import HashingPool
 from idgate.core.ports import UnitOfWork
+from idgate.core.ratelimit import RateLimits
 from idgate.core.service_accounts import ServiceAccountService
 from idgate.core.sessions import SessionService
 from idgate.core.tokens.access import AccessTokens
@@ -41,5 +43,9 @@ class Services:
     redis: Redis | None
     redis_keys: RedisKeys
     close: Callable[[], Awaitable[None]]
+    #: Per-IP, per-account and global limits of each endpoint (``web.ratelimit``).
+    rate_limits: RateLimits
+    #: Device tokens issued on login (``core.devices``).
+    devices: DeviceTokens
     admin: AdminService
     service_accounts: ServiceAccountService

@@ -32,6 +32,8 @@ def test_help_for_every_command() -> None:
         ["users"],
         ["users", "create"],
         ["users", "list"],
+        ["audit"],
+        ["users", "unthrottle"],
     ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, result.output
@@ -135,3 +137,19 @@ def test_serve_refuses_production_with_problems(tmp_path: Path) -> None:
         app, ["serve"], env={"IDGATE_ENVIRONMENT": "production", "IDGATE_DATA_DIR": str(tmp_path)}
     )
     assert result.exit_code == 2 and "IDGATE_ISSUER" in result.output
+
+
+def test_serve_warns_loudly_about_workers_without_redis(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["serve", "--workers", "3"], env={"IDGATE_DATA_DIR": str(tmp_path)})
+    assert "WARNING: IDGATE_WORKERS is 3 but IDGATE_REDIS_URL is not set" in result.output
+    assert result.exit_code == 2  # then stops at the unmigrated database
+
+
+def test_serve_refuses_workers_without_redis_in_production(tmp_path: Path) -> None:
+    env = {
+        "IDGATE_ENVIRONMENT": "production",
+        "IDGATE_ISSUER": "https://id.example.test",
+        "IDGATE_DATA_DIR": str(tmp_path),
+    }
+    result = runner.invoke(app, ["serve", "--workers", "2"], env=env)
+    assert result.exit_code == 2 and "IDGATE_REDIS_URL" in result.output

@@ -1,14 +1,18 @@
-"""Fixtures for the browser-facing tests: the app served as https://testserver (so the client's
-cookie jar sends the ``Secure`` session cookie) and a client that behaves like a browser."""
+"""Fixtures for the web tests: the app served as https://testserver with a client that behaves
+like a browser (session cookies, CSRF tokens), and apps whose rate-limit and throttle state lives
+in process memory or in Redis."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from idgate.app import create_app
 from idgate.config import Settings
@@ -113,3 +117,33 @@ async def visitor(https_app: FastAPI) -> AsyncIterator[Visitor]:
 async def second_visitor(https_app: FastAPI) -> AsyncIterator[Visitor]:
     async with browser_for(https_app, ip="198.51.100.20") as client:
         yield Visitor(client)
+
+
+Running = Callable[..., AbstractAsyncContextManager[tuple[FastAPI, httpx.AsyncClient]]]
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def limit_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """``settings`` with rate-limit and throttle state in memory, or in the test Redis."""
+    if request.param == "memory":
+        return settings
+    url: str = request.getfixturevalue("redis_url")
+    prefix: str = request.getfixturevalue("redis_prefix")
+    return settings.model_copy(update={"redis_url": SecretStr(url), "redis_prefix": prefix})
+
+
+@pytest.fixture
+def running(clock: FixedClock) -> Running:
+    """``async with running(settings, **overrides) as (app, client)``: an app with a client."""
+
+    @asynccontextmanager
+    async def run(
+        settings: Settings, peer: str = "203.0.113.7", **overrides: Any
+    ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+        app = create_app(settings.model_copy(update=overrides), clock=clock)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, client=(peer, 50000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                yield app, c
+
+    return run

@@ -188,20 +188,26 @@ async def test_every_login_failure_looks_the_same(app: FastAPI, client: httpx.As
         assert dave is not None
         await uow.users.set_disabled(dave.id, True)
         await uow.commit()
-    responses = [
-        await login(client, "alice", "wrong password, long enough"),
-        await login(client, "ghost", GOOD_PASSWORD),
-        await login(client, "dave", GOOD_PASSWORD),  # disabled, right password
-        await login(client, "alice", "a" * 73),
-        await login(client, "ghost", "a" * 73),
-        await login(client, "alice", "a" * 2000),
-        await login(client, "ghost", "a" * 2000),
-        await login(client, "alice' OR '1'='1", GOOD_PASSWORD),
-        await login(client, "x' || pg_sleep(5)--", GOOD_PASSWORD),
-        await login(client, "ali\x00ce", GOOD_PASSWORD),
-        await login(client, "alice\x00", GOOD_PASSWORD),
-        await login(client, "\u202ealice\r\n", GOOD_PASSWORD),
+    attempts: list[tuple[str, Any]] = [
+        ("alice", "wrong password, long enough"),
+        ("ghost", GOOD_PASSWORD),
+        ("dave", GOOD_PASSWORD),  # disabled, right password
+        ("alice", "a" * 73),
+        ("ghost", "a" * 73),
+        ("alice", "a" * 2000),
+        ("ghost", "a" * 2000),
+        ("alice' OR '1'='1", GOOD_PASSWORD),
+        ("x' || pg_sleep(5)--", GOOD_PASSWORD),
+        ("ali\x00ce", GOOD_PASSWORD),
+        ("alice\x00", GOOD_PASSWORD),
+        ("\u202ealice\r\n", GOOD_PASSWORD),
     ]
+    responses = []
+    for number, (username, password) in enumerate(attempts):
+        # One client address each, so the per-IP rate limit does not answer first.
+        transport = httpx.ASGITransport(app=app, client=(f"198.51.100.{number + 1}", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            responses.append(await login(c, username, password))
     first = comparable(responses[0])
     assert first[0] == 401
     assert json.loads(first[1]) == {"code": "invalid_credentials", "detail": "Invalid credentials"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from idgate.cli import apikeys, check, migrate, roles, serve, service_accounts, users
+from idgate.cli import apikeys, audit, check, migrate, roles, serve, service_accounts, users
 
 app = typer.Typer(
     name="idgate",
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.command("migrate")(migrate.migrate)
 app.command("check")(check.check)
+app.command("audit")(audit.audit)
 app.add_typer(users.app, name="users")
 app.add_typer(roles.app, name="roles")
 app.add_typer(service_accounts.app, name="service-accounts")

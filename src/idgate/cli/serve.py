@@ -26,6 +26,8 @@ def serve(
     from idgate.store import migrate as migrations
 
     settings = load_settings()
+    workers = workers or settings.workers
+    settings = settings.model_copy(update={"workers": workers})
     problems = settings.production_problems() if settings.environment == "production" else []
     if problems:
         raise fail(
@@ -33,6 +35,8 @@ def serve(
             + "\n".join(f"  - {problem}" for problem in problems),
             2,
         )
+    for problem in settings.protection_problems():
+        typer.secho(f"WARNING: {problem}", err=True, fg=typer.colors.YELLOW, bold=True)
     url = settings.resolved_database_url
     if migrate:
         migrations.upgrade(url)
@@ -40,7 +44,6 @@ def serve(
         raise fail("the database schema is not up to date: run `idgate migrate` first", 2)
     host = host or settings.host
     port = port or settings.port
-    workers = workers or settings.workers
     # Workers re-read the settings from the environment; pass the resolved ones on.
     os.environ["IDGATE_WORKERS"] = str(workers)
     typer.echo(

@@ -111,6 +111,33 @@ def list_users(
     typer.echo(f"({shown} of {page.total})")
 
 
+@app.command("unthrottle")
+def unthrottle(
+    username: Annotated[str, typer.Argument(help="The account whose failed logins to forget.")],
+) -> None:
+    """Lift the login throttle of an account at once (its failed-login count starts again).
+
+    The counters live in Redis when IDGATE_REDIS_URL is set; without Redis they live in each
+    server process, and restarting the server clears them.
+    """
+    settings = load_settings()
+    if settings.redis_url is None:
+        raise fail(
+            "without IDGATE_REDIS_URL the login counters live in the server process: "
+            "restart the server to clear them",
+            2,
+        )
+
+    async def work(services: Services) -> None:
+        async def run(uow: UnitOfWork) -> None:
+            await services.users.unthrottle(uow, username, SYSTEM_ORIGIN)
+
+        await in_unit_of_work(services, run)
+
+    run_with_services(settings, work)
+    typer.echo(f"the login throttle of {username} is lifted")
+
+
 def _show(user: User) -> None:
     typer.echo(f"id:             {user.id}")
     typer.echo(f"username:       {user.username}")

@@ -17,6 +17,7 @@ The tree::
     ├── Conflict                   (HTTP 409)
     │   └── UsernameTaken
     ├── RateLimited                too many attempts; carries ``retry_after`` (HTTP 429)
+    │   └── LoginThrottled         too many failed logins for this account (or device)
     ├── Unavailable                load shed or a dependency down; ``retry_after`` (HTTP 503)
     └── ConfigurationError         the server refuses to start with these settings
 
@@ -125,12 +126,38 @@ class UsernameTaken(Conflict):
 
 
 class RateLimited(IdgateError):
+    """Refused before any work was done; ``retry_after`` seconds until it may succeed.
+
+    ``limit`` and ``window`` (seconds) name the rule that was exhausted, when there is one.
+    """
+
     code = "rate_limited"
     default_detail = "Too many requests. Try again later."
 
-    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+    def __init__(
+        self,
+        retry_after: int,
+        detail: str | None = None,
+        *,
+        limit: int | None = None,
+        window: int | None = None,
+    ) -> None:
         self.retry_after = max(1, int(retry_after))
+        self.limit = limit
+        self.window = window
         super().__init__(detail)
+
+
+class LoginThrottled(RateLimited):
+    """Too many failed logins for this username, from untrusted devices (SECURITY.md LG-03).
+
+    The same answer whether or not the account exists (LG-01).
+    """
+
+    code = "login_throttled"
+    default_detail = "Too many failed login attempts for this account. Try again later."
+    #: True for the first refusal of a waiting period (the one the audit log records).
+    first_refusal: bool = False
 
 
 class Unavailable(IdgateError):

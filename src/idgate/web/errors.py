@@ -8,6 +8,7 @@ IN-01). Unexpected exceptions become a generic 500 whose body says nothing about
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -56,6 +57,16 @@ def error_body(code: str, detail: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "detail": detail, **extra}
 
 
+def rate_limit_headers(limit: int, window: int, remaining: int, reset: float) -> dict[str, str]:
+    """The ``RateLimit-*`` headers (draft-ietf-httpapi-ratelimit-headers) for one rule."""
+    return {
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": str(max(0, remaining)),
+        "RateLimit-Reset": str(max(0, math.ceil(reset))),
+        "RateLimit-Policy": f"{limit};w={window}",
+    }
+
+
 def _quoted(value: str) -> str:
     return value.replace("\\", "").replace('"', "'")
 
@@ -72,6 +83,8 @@ def error_response(exc: core.IdgateError) -> JSONResponse:
             )
     if isinstance(exc, core.RateLimited | core.Unavailable):
         headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, core.RateLimited) and exc.limit is not None and exc.window is not None:
+        headers.update(rate_limit_headers(exc.limit, exc.window, 0, exc.retry_after))
     return JSONResponse(error_body(exc.code, exc.detail), status_code=status, headers=headers)
 
 

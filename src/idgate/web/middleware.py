@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from idgate.logs import request_id_var
+from idgate.web.origin import SCOPE_KEY, ClientAddressResolver
 
 access_log = logging.getLogger("idgate.access")
 error_log = logging.getLogger("idgate.web")
@@ -40,21 +41,31 @@ class SecurityMiddleware:
     ``hsts``: send Strict-Transport-Security (when idgate is served over https).
     ``docs_paths``: paths that get the relaxed docs CSP instead of the API one.
     ``max_body_size``: larger request bodies get a 413 before anything reads them (ASVS 15.2.2).
+    ``client_addresses``: resolves the client address (trusted proxies); the access log and
+    every later reader of the request use the address it gives.
     """
 
     def __init__(
-        self, app: ASGIApp, *, hsts: bool, docs_paths: frozenset[str], max_body_size: int
+        self,
+        app: ASGIApp,
+        *,
+        hsts: bool,
+        docs_paths: frozenset[str],
+        max_body_size: int,
+        client_addresses: ClientAddressResolver | None = None,
     ) -> None:
         self.app = app
         self.hsts = hsts
         self.docs_paths = docs_paths
         self.max_body_size = max_body_size
+        self.client_addresses = client_addresses or ClientAddressResolver()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        client_ip = scope[SCOPE_KEY] = self.client_addresses.resolve(scope)
         reset = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -106,7 +117,6 @@ class SecurityMiddleware:
                     send_with_headers, 500, "internal_error", "Something went wrong on our side."
                 )
         finally:
-            client = scope.get("client")
             access_log.info(
                 "request",
                 extra={
@@ -114,7 +124,7 @@ class SecurityMiddleware:
                     "path": scope["path"],  # never the query string: it may carry secrets
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    "client": client[0] if client else None,
+                    "client": client_ip,
                 },
             )
             request_id_var.reset(reset)

@@ -28,6 +28,17 @@ class Credentials(BaseModel):
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_FIELD)
 
 
+class LoginRequest(Credentials):
+    """Credentials, and the device token an earlier login to this account returned (if any)."""
+
+    device_token: str | None = Field(
+        None,
+        max_length=256,
+        description="The device_token of an earlier successful login to this account: "
+        "failed logins elsewhere do not throttle this client.",
+    )
+
+
 class PasswordChange(BaseModel):
     """The current password (re-authentication, PW-09) and the new one."""
 
@@ -41,6 +52,12 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - RFC 6750 token type
     expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class LoginResponse(TokenResponse):
+    device_token: str = Field(
+        description="Send it back in later logins to this account (browsers get it as a cookie)."
+    )
 
 
 class UserOut(BaseModel):

@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 from idgate.core.models import SYSTEM_ORIGIN
 from idgate.services import Services
 from idgate.store.models import BrowserSessionRow
+from idgate.web.devices import DEVICE_COOKIE
 from tests.helpers import GOOD_PASSWORD
-from tests.web.conftest import COOKIE, HTML, Visitor, browser_for, csrf_token
+from tests.web.conftest import BASE, COOKIE, HTML, Visitor, browser_for, csrf_token
 
 PAGES = ["/account/login", "/account/register"]
 
@@ -397,3 +398,60 @@ async def test_logout_is_post_only_and_csrf_protected(visitor: Visitor) -> None:
     r = await visitor.post("/account/logout", {"csrf_token": "x" * 43})
     assert r.status_code == 403
     assert (await visitor.client.get("/profile")).status_code == 200  # still signed in
+
+
+# --- one set of limits for every login pathway (LG-07) ------------------------------------
+
+
+async def _fail_through_the_api(app: FastAPI, times: int) -> None:
+    for number in range(times):
+        transport = httpx.ASGITransport(app=app, client=(f"192.0.2.{number + 1}", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+            r = await client.post(
+                "/login", json={"username": "alice", "password": "wrong password, elsewhere"}
+            )
+            assert r.status_code in (401, 429)  # failed, or throttled after the free failures
+
+
+async def test_the_web_form_shares_the_account_throttle(
+    visitor: Visitor, https_app: FastAPI
+) -> None:
+    await visitor.register()
+    await _fail_through_the_api(https_app, 5)
+    token = await visitor.token()
+    r = await visitor.post(
+        "/account/login", {"csrf_token": token, "username": "alice", "password": GOOD_PASSWORD}
+    )
+    assert r.status_code == 429
+    assert int(r.headers["retry-after"]) >= 1
+
+
+async def test_a_browser_that_signed_in_before_is_not_locked_out(
+    visitor: Visitor, https_app: FastAPI
+) -> None:
+    await visitor.register()
+    csrf = await visitor.sign_in()
+    assert visitor.client.cookies.get(DEVICE_COOKIE)
+    r = await visitor.post("/account/logout", {"csrf_token": csrf})
+    assert r.status_code == 303
+    await _fail_through_the_api(https_app, 8)
+    await visitor.sign_in()
+
+
+async def test_the_web_form_and_the_api_share_the_per_ip_limit(
+    visitor: Visitor, https_app: FastAPI
+) -> None:
+    # Different usernames, so only the per-IP rule (10/minute) can refuse.
+    async with browser_for(https_app) as api:  # the visitor's own address
+        for number in range(5):
+            r = await api.post("/login", json={"username": f"nobody{number}", "password": "x" * 20})
+            assert r.status_code == 401
+    token = await visitor.token()
+    statuses = []
+    for number in range(6):
+        r = await visitor.post(
+            "/account/login",
+            {"csrf_token": token, "username": f"someone{number}", "password": "x" * 20},
+        )
+        statuses.append(r.status_code)
+    assert statuses == [401] * 5 + [429]

@@ -8,14 +8,16 @@ What it checks, and nothing more (no composition rules, no forced rotation):
 * not a common or breached password, and not built from sequences, repeats, keyboard walks or
   dictionary words that an attacker tries first: the password lists and pattern matchers of the
   maintained ``zxcvbn`` package, checked offline;
-* not built from context words: the product name and the account's own username.
+* not built from context words: the product name and the account's own username;
+* not in the operator's own breached-password corpus, when one is configured
+  (:class:`PasswordBlocklist`, e.g. the Have I Been Pwned SHA-1 file, checked offline).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from idgate.core.errors import WeakPassword
 from idgate.core.passwords.hashers import normalize_password
@@ -45,6 +47,21 @@ def _estimate(password: str, user_inputs: list[str]) -> dict[str, Any]:
     return result
 
 
+class PasswordBlocklist(Protocol):
+    """A corpus of breached passwords. ``idgate.store.blocklist`` reads one from a local file.
+
+    Example::
+
+        class SetBlocklist:
+            def __init__(self, words): self.words = frozenset(words)
+            def contains(self, password): return password in self.words
+    """
+
+    def contains(self, password: str) -> bool:
+        """Return whether ``password`` (exactly as given) is in the corpus."""
+        ...
+
+
 class PasswordPolicy:
     """Decides whether a new password may be set; raises :class:`WeakPassword` with the reason."""
 
@@ -55,6 +72,7 @@ class PasswordPolicy:
         *,
         min_guesses: int = DEFAULT_MIN_GUESSES,
         check_common: bool = True,
+        blocklists: Sequence[PasswordBlocklist] = (),
     ) -> None:
         if min_length < 8:
             raise ValueError("the minimum password length may not be below 8 (NIST SP 800-63B)")
@@ -64,6 +82,7 @@ class PasswordPolicy:
         self.max_length = max_length
         self.min_guesses = min_guesses
         self.check_common = check_common
+        self.blocklists = tuple(blocklists)
 
     def check(self, password: str, *, context: Iterable[str] = ()) -> None:
         """Raise :class:`WeakPassword` naming the first rule ``password`` breaks."""
@@ -75,6 +94,12 @@ class PasswordPolicy:
             raise WeakPassword(f"Password must be at most {self.max_length} characters long.")
         if "\x00" in normalized:
             raise WeakPassword("Password must not contain NUL characters.")
+        for blocklist in self.blocklists:
+            # Both forms: lists hold passwords as people typed them, before normalisation.
+            if any(blocklist.contains(form) for form in {password, normalized}):
+                raise WeakPassword(
+                    "This password appears in a list of passwords exposed in data breaches."
+                )
         if not self.check_common:
             return
         folded = normalized.casefold()

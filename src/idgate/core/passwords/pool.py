@@ -2,18 +2,29 @@
 
 bcrypt and argon2 release the GIL while they work, so a pool as large as the machine's cores runs
 that many hashes truly in parallel while the event loop keeps serving requests that need no hashing.
+
+The pool is bounded: at most ``size`` hashes run and ``queue_size`` wait. A request that finds
+the queue full is shed at once with :class:`~idgate.core.errors.Unavailable` (503 and
+``Retry-After``) instead of waiting behind a login flood (ASVS 15.2.2). Requests that need no
+hashing (bearer-token routes, JWKS, health) never touch the pool and keep their latency.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
+from idgate.core.errors import Unavailable
+
 P = ParamSpec("P")
 T = TypeVar("T")
+
+#: Waiting hashes allowed per thread when no queue size is given.
+QUEUE_PER_THREAD = 8
 
 
 def default_pool_size() -> int:
@@ -25,16 +36,57 @@ def default_pool_size() -> int:
 
 
 class HashingPool:
-    """Runs CPU-heavy password work off the event loop."""
+    """Runs CPU-heavy password work off the event loop, shedding load past its queue.
 
-    def __init__(self, size: int | None = None) -> None:
+    ``size``: threads (default: the CPUs this process may use). ``queue_size``: hashes allowed to
+    wait for a thread (default ``8 * size``; 0 means none may wait). ``retry_after``: seconds a
+    shed request is told to wait.
+    """
+
+    def __init__(
+        self, size: int | None = None, *, queue_size: int | None = None, retry_after: int = 1
+    ) -> None:
         self.size = size or default_pool_size()
+        self.queue_size = QUEUE_PER_THREAD * self.size if queue_size is None else queue_size
+        if self.size < 1 or self.queue_size < 0:
+            raise ValueError("the hashing pool needs at least 1 thread and a queue size >= 0")
+        self.retry_after = retry_after
         self._executor = ThreadPoolExecutor(self.size, thread_name_prefix="idgate-hash")
+        # Counted until the thread is done with the task, even if its caller gave up waiting:
+        # a cancelled request must not free a slot that a hash is still using.
+        self._lock = threading.Lock()
+        self._pending = 0
+        #: How many requests were shed since start (for metrics and tests).
+        self.shed = 0
+
+    @property
+    def pending(self) -> int:
+        """Hashes running or waiting right now."""
+        return self._pending
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``fn(*args, **kwargs)`` in the pool and return its result."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        """Run ``fn(*args, **kwargs)`` in the pool and return its result.
+
+        Raises :class:`Unavailable` at once when ``size + queue_size`` tasks are already pending.
+        """
+        with self._lock:
+            if self._pending >= self.size + self.queue_size:
+                self.shed += 1
+                raise Unavailable(
+                    self.retry_after, "The server is busy checking passwords. Try again shortly."
+                )
+            self._pending += 1
+        try:
+            future = self._executor.submit(lambda: fn(*args, **kwargs))
+        except BaseException:
+            self._release(None)
+            raise
+        future.add_done_callback(self._release)
+        return await asyncio.wrap_future(future)
+
+    def _release(self, _: object) -> None:
+        with self._lock:
+            self._pending -= 1
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

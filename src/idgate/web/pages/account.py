@@ -14,6 +14,7 @@ from idgate.web.dependencies import OriginDep, ServicesDep, UowDep
 from idgate.web.pages.context import SignedInDep
 from idgate.web.pages.redirects import safe_next
 from idgate.web.pages.rendering import render
+from idgate.web.ratelimit import rate_limit
 from idgate.web.schemas import MAX_PASSWORD_FIELD
 from idgate.web.sessions import set_session_cookie
 
@@ -83,6 +84,8 @@ def build_router() -> APIRouter:
         services: ServicesDep,
         uow: UowDep,
         origin: OriginDep,
+        # After signed_in, so the CSRF check answers a forged request first.
+        _limited: None = rate_limit("password_change", per_user=True),
         current_password: Password = "",
         new_password: Password = "",
         new_password_confirm: Password = "",
@@ -167,6 +170,7 @@ def build_router() -> APIRouter:
         services: ServicesDep,
         uow: UowDep,
         origin: OriginDep,
+        _limited: None = rate_limit("password_change", per_user=True),
         password: Password = "",
         next: Next = "",
     ) -> Response:

@@ -8,10 +8,13 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from idgate.core.errors import InvalidCredentials, InvalidInput, UsernameTaken
+from idgate.core.usernames import canonical_username
 from idgate.web.dependencies import OriginDep, ServicesDep, UowDep
+from idgate.web.devices import device_cookie, set_device_cookie
 from idgate.web.pages.context import BrowserSessionDep, FormSessionDep, SignedInDep
 from idgate.web.pages.redirects import safe_next
 from idgate.web.pages.rendering import render
+from idgate.web.ratelimit import enforce_account, rate_limit
 from idgate.web.schemas import MAX_PASSWORD_FIELD, MAX_USERNAME_FIELD
 from idgate.web.sessions import clear_session_cookie, set_session_cookie
 
@@ -74,7 +77,8 @@ def build_router() -> APIRouter:
         }
         return await _form_page(request, "login.html", services, uow, current, origin, context)
 
-    @router.post("/account/login", name="login_form")
+    # The same limits and throttle as the JSON login: one account, one counter (LG-07).
+    @router.post("/account/login", name="login_form", dependencies=[rate_limit("login")])
     async def login_form(
         request: Request,
         services: ServicesDep,
@@ -86,8 +90,11 @@ def build_router() -> APIRouter:
         next: Next = "",
     ) -> Response:
         """Check the credentials; on success start a signed-in session with a new id (SS-02)."""
+        await enforce_account(services, uow, "login", origin, canonical_username(username))
         try:
-            user = await services.users.authenticate(uow, username, password, origin)
+            user = await services.users.authenticate(
+                uow, username, password, origin, device_token=device_cookie(request)
+            )
         except InvalidCredentials:
             # One answer for every cause (LG-01); the failure is audited and committed.
             return render(
@@ -104,6 +111,7 @@ def build_router() -> APIRouter:
         issued = await services.sessions.login(uow, user, origin, previous=session)
         response = _see_other(safe_next(next))
         set_session_cookie(response, issued)
+        set_device_cookie(response, services.devices.issue(user.id))
         return response
 
     @router.get("/account/register", name="register_page")
@@ -121,7 +129,7 @@ def build_router() -> APIRouter:
         }
         return await _form_page(request, "register.html", services, uow, current, origin, context)
 
-    @router.post("/account/register", name="register_form")
+    @router.post("/account/register", name="register_form", dependencies=[rate_limit("register")])
     async def register_form(
         request: Request,
         services: ServicesDep,

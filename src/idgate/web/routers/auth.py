@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 
 from idgate.core.rbac import user_token_claims
+from idgate.core.usernames import canonical_username
 from idgate.web.dependencies import OriginDep, ServicesDep, UowDep, require_json
-from idgate.web.schemas import Credentials, TokenResponse, UserOut
+from idgate.web.devices import device_cookie, set_device_cookie
+from idgate.web.ratelimit import enforce_account, rate_limit
+from idgate.web.schemas import Credentials, LoginRequest, LoginResponse, UserOut
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Invalid credentials (the same answer for every cause)"},
@@ -16,6 +19,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {
         "description": "Invalid username or password refused by the policy (the reason says why)"
     },
+    429: {"description": "Rate limited or throttled; Retry-After says for how long"},
+    503: {"description": "Too many password checks queued; Retry-After says when to retry"},
 }
 
 
@@ -23,7 +28,12 @@ def build_router() -> APIRouter:
     router = APIRouter(tags=["accounts"], dependencies=[Depends(require_json)])
 
     @router.post(
-        "/register", status_code=201, response_model=UserOut, name="register", responses=_ERRORS
+        "/register",
+        status_code=201,
+        response_model=UserOut,
+        name="register",
+        responses=_ERRORS,
+        dependencies=[rate_limit("register")],
     )
     async def register(
         body: Credentials, services: ServicesDep, uow: UowDep, origin: OriginDep
@@ -34,15 +44,40 @@ def build_router() -> APIRouter:
             id=user.id, username=user.username, roles=list(user.roles), created_at=user.created_at
         )
 
-    @router.post("/login", response_model=TokenResponse, name="login", responses=_ERRORS)
+    @router.post(
+        "/login",
+        response_model=LoginResponse,
+        name="login",
+        responses=_ERRORS,
+        dependencies=[rate_limit("login")],
+    )
     async def login(
-        body: Credentials, services: ServicesDep, uow: UowDep, origin: OriginDep
-    ) -> TokenResponse:
-        """Exchange a username and password for a bearer access token."""
-        user = await services.users.authenticate(uow, body.username, body.password, origin)
+        body: LoginRequest,
+        request: Request,
+        response: Response,
+        services: ServicesDep,
+        uow: UowDep,
+        origin: OriginDep,
+    ) -> LoginResponse:
+        """Exchange a username and password for a bearer access token.
+
+        The answer also carries a device token (in the body, and as a cookie for browsers):
+        presented on later logins to the same account, it keeps this client from being
+        throttled by failed attempts made elsewhere.
+        """
+        canonical = canonical_username(body.username)
+        await enforce_account(services, uow, "login", origin, canonical, response)
+        device_token = body.device_token or device_cookie(request)
+        user = await services.users.authenticate(
+            uow, body.username, body.password, origin, device_token=device_token
+        )
         # Resource servers decide offline from the permissions in the token (docs/authorization.md).
         claims = await user_token_claims(uow, user)
         issued = services.access_tokens.issue(str(user.id), roles=user.roles, extra=claims)
-        return TokenResponse(access_token=issued.token, expires_in=issued.expires_in)
+        device = services.devices.issue(user.id)
+        set_device_cookie(response, device)
+        return LoginResponse(
+            access_token=issued.token, expires_in=issued.expires_in, device_token=device.token
+        )
 
     return router
