@@ -178,6 +178,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         if redis is not None:
             await redis.aclose()
 
+    login_guard = build_login_guard(settings, clock, redis)
     return Services(
         settings=settings,
         clock=clock,
@@ -195,7 +196,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             policy,
             pool,
             clock,
-            guard=build_login_guard(settings, clock, redis),
+            guard=login_guard,
             devices=devices,
         ),
         hashing=pool,
@@ -217,7 +218,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         devices=devices,
         admin=AdminService(
             clock,
-            Reauthentication(hashers, pool, clock, max_length=settings.password_max_length),
+            Reauthentication(
+                hashers, pool, clock, max_length=settings.password_max_length, guard=login_guard
+            ),
         ),
         service_accounts=ServiceAccountService(clock, default_ttl=settings.api_key_default_ttl),
     )

@@ -51,14 +51,11 @@ def test_overrides_replace_defaults_and_are_checked() -> None:
 
 
 def test_the_defaults_follow_the_security_bar() -> None:
-    # SECURITY.md §3: login 10/min and 100/h per IP, register 5/h, forgot 10/h, reset 20/h,
-    # MFA verify 10/min.
+    # SECURITY.md §3: login 10/min and 100/h per IP, register 5/h; AK-04: each key is limited.
     limits = parse_limits({})
     assert limits["login.ip"] == (Rule(10, 60), Rule(100, 3600))
     assert limits["register.ip"] == (Rule(5, 3600),)
-    assert limits["password_forgot.ip"] == (Rule(10, 3600),)
-    assert limits["password_reset.ip"] == (Rule(20, 3600),)
-    assert limits["mfa_verify.ip"] == (Rule(10, 60),)
+    assert limits["api_key.account"] == (Rule(1200, 60),)
 
 
 def make_limits(**overrides: str) -> RateLimits:

@@ -363,3 +363,26 @@ async def test_hostile_input_gets_a_clear_4xx(
     )
     assert r.status_code == 422
     assert (await client.get("/admin/roles/ok-role", headers=root)).status_code == 404
+
+
+async def test_guessing_the_admins_password_is_throttled(
+    app: FastAPI, client: httpx.AsyncClient, root: dict[str, str], clock: FixedClock
+) -> None:
+    """Someone holding an admin's token cannot use the re-authentication to guess the password."""
+    await make_user(app, "alice")
+    alice_id = await user_id(client, await login(client, "alice"))
+    url = f"/admin/users/{alice_id}/roles/admin"
+    statuses = []
+    for attempt in range(6):
+        r = await client.put(
+            url, json={"current_password": f"guess number {attempt}!"}, headers=root
+        )
+        statuses.append(r.status_code)
+    # Throttled like logins after the free failures (the same counter as password change).
+    assert statuses == [403] * 5 + [429]
+    r = await client.put(url, json=CONFIRM, headers=root)
+    assert r.status_code == 429  # even the right password waits out the delay
+    assert [e.reason for e in await audit_events(app, "login.throttled")] == ["role.grant"]
+    clock.advance(timedelta(seconds=2))
+    r = await client.put(url, json=CONFIRM, headers=root)
+    assert r.status_code == 200

@@ -338,3 +338,43 @@ async def test_the_default_lifetime_comes_from_the_settings(
             account = await new_account(c, alice)
             key = (await new_key(c, alice, account))["key"]
     assert key["expires_at"].startswith((clock.now() + timedelta(days=7)).date().isoformat())
+
+
+# --- each key has its own rate limit (AK-04) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "backend_state", ["memory", pytest.param("redis", marks=pytest.mark.redis)]
+)
+async def test_each_key_is_rate_limited_on_its_own(
+    settings: Settings, clock: FixedClock, request: pytest.FixtureRequest, backend_state: str
+) -> None:
+    overrides: dict[str, Any] = {"rate_limits": {"api_key.account": "3/minute"}}
+    if backend_state == "redis":
+        from pydantic import SecretStr
+
+        overrides["redis_url"] = SecretStr(request.getfixturevalue("redis_url"))
+        overrides["redis_prefix"] = request.getfixturevalue("redis_prefix")
+    app = create_app(settings.model_copy(update=overrides), clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            await make_role(app, "reporter", ["reports:*", "apikeys:*"])
+            await make_user(app, "alice", "reporter")
+            app.include_router(_reports_router())
+            alice = await login(client, "alice")
+            account = await new_account(client, alice)
+            first = (await new_key(client, alice, account, scopes=["reports:read"]))["api_key"]
+            second = (await new_key(client, alice, account, scopes=["reports:read"]))["api_key"]
+            statuses = [
+                (await client.get("/reports", headers=api_key(first))).status_code for _ in range(4)
+            ]
+            assert statuses == [200, 200, 200, 429]
+            refused = await client.get("/reports", headers=api_key(first))
+            assert refused.json()["code"] == "rate_limited"
+            assert int(refused.headers["retry-after"]) >= 1
+            # Another key of the same service has its own quota; wrong keys spend none of it.
+            for _ in range(5):
+                wrong = await client.get("/reports", headers=api_key(second[:-1] + "x"))
+                assert wrong.status_code == 401
+            assert (await client.get("/reports", headers=api_key(second))).status_code == 200

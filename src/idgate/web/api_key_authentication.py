@@ -31,8 +31,12 @@ class ApiKeyAuthenticator:
         self, request: Request, services: Services, uow: UnitOfWork
     ) -> Principal:
         presented = request.headers.get(API_KEY_HEADER, "").strip()
-        verified = await services.service_accounts.authenticate(
-            uow, presented, request_origin(request)
+        origin = request_origin(request)
+        verified = await services.service_accounts.authenticate(uow, presented, origin)
+        # Each key has its own rate limit (AK-04), counted only once the key is known to be
+        # good, so nobody can exhaust another service's quota with wrong keys.
+        await services.rate_limits.enforce(
+            uow, "api_key", origin, scopes=("account",), account=str(verified.key.id)
         )
         return Principal(
             subject=str(verified.account.id),
