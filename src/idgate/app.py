@@ -16,6 +16,7 @@ from idgate.config import PLACEHOLDER_SECRETS, Settings
 from idgate.core.admin import AdminService
 from idgate.core.clock import Clock, SystemClock
 from idgate.core.devices import DeviceTokens
+from idgate.core.federation import FederationService
 from idgate.core.passwords.hashers import (
     Argon2idHasher,
     BcryptHasher,
@@ -35,6 +36,7 @@ from idgate.core.tokens.access import AccessTokens
 from idgate.core.tokens.keys import KeyProvider, KeySet, StaticKeyProvider, hmac_signing_key
 from idgate.core.users import UserService
 from idgate.logs import configure_logging
+from idgate.oauth.client import build_registry
 from idgate.services import Services
 from idgate.store.blocklist import open_blocklist
 from idgate.store.db import create_engine, session_factory
@@ -223,6 +225,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             ),
         ),
         service_accounts=ServiceAccountService(clock, default_ttl=settings.api_key_default_ttl),
+        federation=FederationService(
+            clock, link_verified_email=settings.social_link_verified_email
+        ),
+        social=build_registry(settings, clock),
     )
 
 

@@ -7,12 +7,13 @@ working directory; ``docs/configuration.md`` lists them all. Core services never
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from idgate.core.errors import ConfigurationError
@@ -43,6 +44,58 @@ PLACEHOLDER_SECRETS = frozenset(
         "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7",
     }
 )
+
+
+#: The endpoints of GitHub and Google; the settings that override them exist for tests only.
+GITHUB_URL = "https://github.com"
+GITHUB_API_URL = "https://api.github.com"
+GOOGLE_ISSUER = "https://accounts.google.com"
+_PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+
+
+class OidcProviderSettings(BaseModel):
+    """One OpenID Connect provider of ``IDGATE_OIDC_PROVIDERS`` (found by discovery)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="In URLs (/login/<name>) and audit events: a-z, 0-9, -.")
+    title: str | None = Field(
+        None,
+        max_length=64,
+        description="The button says 'Continue with <title>'; default: the name.",
+    )
+    issuer: str = Field(description="The issuer URL; discovery is read from it.")
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post"] = (
+        "client_secret_basic"  # noqa: S105 - a method name (RFC 7591)
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not _PROVIDER_NAME.match(value) or value in {"github", "google"}:
+            raise ValueError(
+                f"provider name {value!r} must be 2 to 32 of a-z, 0-9 and '-', starting with a "
+                "letter, and not github or google (configured by their own settings)"
+            )
+        return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _valid_issuer(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query:
+            raise ValueError(f"issuer {value!r} must be an absolute http(s) URL without a query")
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid_scope(cls, value: list[str]) -> list[str]:
+        if "openid" not in value:
+            raise ValueError("the scopes of an OpenID Connect provider must include 'openid'")
+        return value
 
 
 class Settings(BaseSettings):
@@ -186,6 +239,38 @@ class Settings(BaseSettings):
         description="Lifetime of a new API key unless its creator chooses another (seconds or "
         "ISO 8601).",
     )
+    # --- social login (docs/social-login.md) ---
+    github_client_id: str | None = Field(
+        None, description="Client id of idgate's GitHub OAuth app; enables 'Continue with GitHub'."
+    )
+    github_client_secret: SecretStr | None = Field(None, description="Its client secret.")
+    github_url: str = Field(
+        GITHUB_URL, description="For tests only: where GitHub's /login/oauth endpoints are."
+    )
+    github_api_url: str = Field(
+        GITHUB_API_URL, description="For tests only: where GitHub's REST API is."
+    )
+    google_client_id: str | None = Field(
+        None,
+        description="Client id of idgate's Google OAuth client; enables 'Continue with Google'.",
+    )
+    google_client_secret: SecretStr | None = Field(None, description="Its client secret.")
+    google_issuer: str = Field(
+        GOOGLE_ISSUER, description="For tests only: Google's OpenID Connect issuer."
+    )
+    oidc_providers: list[OidcProviderSettings] = Field(
+        default_factory=list,
+        description='JSON list of other OpenID Connect providers: [{"name", "issuer", '
+        '"client_id", "client_secret", "title"?, "scopes"?}].',
+    )
+    social_link_verified_email: bool = Field(
+        False,
+        description="Link a new provider identity to the account that already has the same "
+        "email verified by another provider.",
+    )
+    social_http_timeout: float = Field(
+        5.0, ge=1, le=30, description="Timeout of each request to a provider, in seconds."
+    )
 
     @field_validator(
         "access_token_ttl",
@@ -316,7 +401,41 @@ class Settings(BaseSettings):
         for name in ("login_lockout_duration", "login_throttle_forget_after", "device_token_ttl"):
             if getattr(self, name) <= timedelta(0):
                 raise ValueError(f"{name} must be positive")
+        self._check_social()
         return self
+
+    def _check_social(self) -> None:
+        for provider in ("github", "google"):
+            has_id = getattr(self, f"{provider}_client_id") is not None
+            has_secret = getattr(self, f"{provider}_client_secret") is not None
+            if has_id != has_secret:
+                raise ValueError(f"{provider}_client_id and {provider}_client_secret go together")
+        names = [p.name for p in self.oidc_providers]
+        if len(names) != len(set(names)):
+            raise ValueError("oidc_providers: two providers have the same name")
+        for url in (self.github_url, self.github_api_url, self.google_issuer):
+            parts = urlsplit(url)
+            if parts.scheme not in {"http", "https"} or not parts.netloc:
+                raise ValueError(f"{url!r} is not an absolute http(s) URL")
+
+    def social_problems(self) -> list[str]:
+        """Return why the social-login settings are unsafe for production (empty if none)."""
+        problems: list[str] = []
+        defaults = {
+            "IDGATE_GITHUB_URL": (self.github_url, GITHUB_URL),
+            "IDGATE_GITHUB_API_URL": (self.github_api_url, GITHUB_API_URL),
+            "IDGATE_GOOGLE_ISSUER": (self.google_issuer, GOOGLE_ISSUER),
+        }
+        for name, (value, default) in defaults.items():
+            if value.rstrip("/") != default:
+                problems.append(f"{name} is a setting for tests; production uses {default}.")
+        for provider in self.oidc_providers:
+            if urlsplit(provider.issuer).scheme != "https":
+                problems.append(
+                    f"The issuer of OIDC provider {provider.name!r} must be https:// in "
+                    f"production (it is {provider.issuer!r})."
+                )
+        return problems
 
     @property
     def resolved_database_url(self) -> str:
@@ -351,6 +470,7 @@ class Settings(BaseSettings):
             elif len(secret.encode()) < 32:
                 problems.append("IDGATE_JWT_SECRET must be at least 32 bytes long for HS256.")
         problems += self.protection_problems()
+        problems += self.social_problems()
         return problems
 
     def protection_problems(self) -> list[str]:

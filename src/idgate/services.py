@@ -14,6 +14,7 @@ from idgate.config import Settings
 from idgate.core.admin import AdminService
 from idgate.core.clock import Clock
 from idgate.core.devices import DeviceTokens
+from idgate.core.federation import FederationService
 from idgate.core.passwords.pool import HashingPool
 from idgate.core.ports import UnitOfWork
 from idgate.core.ratelimit import RateLimits
@@ -22,6 +23,7 @@ from idgate.core.sessions import SessionService
 from idgate.core.tokens.access import AccessTokens
 from idgate.core.tokens.keys import KeyProvider
 from idgate.core.users import UserService
+from idgate.oauth.client import ProviderRegistry
 from idgate.store.redis import RedisKeys
 
 
@@ -49,3 +51,6 @@ class Services:
     devices: DeviceTokens
     admin: AdminService
     service_accounts: ServiceAccountService
+    #: Social login: linked identities (``core.federation``) and the configured providers.
+    federation: FederationService
+    social: ProviderRegistry

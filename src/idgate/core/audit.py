@@ -52,6 +52,11 @@ class AuditEventType(StrEnum):
     SESSION_ROTATED = "session.rotated"
     SESSION_DESTROYED = "session.destroyed"
     CSRF_REFUSED = "csrf.refused"
+    SOCIAL_LOGIN_SUCCEEDED = "social.login_succeeded"
+    SOCIAL_LOGIN_FAILED = "social.login_failed"
+    IDENTITY_LINKED = "social.identity_linked"
+    IDENTITY_UNLINKED = "social.identity_unlinked"
+    TOKEN_ISSUED = "token.issued"  # noqa: S105 - an event name
 
 
 class Outcome(StrEnum):

@@ -19,6 +19,7 @@ from idgate.core.models import User
 from idgate.core.rbac import Role
 
 if TYPE_CHECKING:
+    from idgate.core.federation import FederatedIdentity, PendingAuthorization
     from idgate.core.sessions import BrowserSession
 
 
@@ -231,6 +232,57 @@ class SessionRepository(Protocol):
         ...
 
 
+class FederatedIdentityRepository(Protocol):
+    """Provider accounts linked to idgate accounts (``core.federation``)."""
+
+    async def get(self, provider: str, subject: str) -> FederatedIdentity | None:
+        """Return the identity of ``subject`` at ``provider``, or None."""
+        ...
+
+    async def get_by_id(self, identity_id: uuid.UUID) -> FederatedIdentity | None:
+        """Return the identity with this id, or None."""
+        ...
+
+    async def list_for_user(self, user_id: uuid.UUID) -> Sequence[FederatedIdentity]:
+        """Return the user's identities, in no particular order."""
+        ...
+
+    async def find_verified_email(self, email: str) -> Sequence[FederatedIdentity]:
+        """Return the identities whose provider said ``email`` (lower-case) is verified."""
+        ...
+
+    async def add(self, identity: FederatedIdentity) -> None:
+        """Stage a new identity; raise ``Conflict`` if (provider, subject) is already linked."""
+        ...
+
+    async def update(self, identity: FederatedIdentity) -> None:
+        """Stage the identity's new email, email_verified, login and last_login_at."""
+        ...
+
+    async def delete(self, identity_id: uuid.UUID) -> None:
+        """Stage removing the identity."""
+        ...
+
+
+class PendingAuthorizationRepository(Protocol):
+    """Trips to a provider in progress, keyed by the SHA-256 of their ``state``."""
+
+    async def add(self, pending: PendingAuthorization) -> None:
+        """Store a new pending authorization."""
+        ...
+
+    async def take(self, key: str) -> PendingAuthorization | None:
+        """Delete and return the pending authorization stored under ``key``, or None.
+
+        Of concurrent callers for one key, at most one gets it (a state is used once).
+        """
+        ...
+
+    async def purge_expired(self, now: datetime) -> int:
+        """Delete the pending authorizations that expired before ``now``; return how many."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: the repositories inside it and the one ``commit`` that ends it.
 
@@ -258,6 +310,12 @@ class UnitOfWork(Protocol):
 
     @property
     def sessions(self) -> SessionRepository: ...
+
+    @property
+    def federated_identities(self) -> FederatedIdentityRepository: ...
+
+    @property
+    def pending_authorizations(self) -> PendingAuthorizationRepository: ...
 
     async def commit(self) -> None:
         """Make every staged change durable, then publish the audit events."""

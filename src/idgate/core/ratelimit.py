@@ -45,6 +45,10 @@ DEFAULT_LIMITS: dict[str, str] = {
     "refresh.account": "30/minute",
     # Every request made with one API key (the account scope is the key), SECURITY.md AK-04.
     "api_key.account": "1200/minute",
+    "social_login.ip": "30/minute;300/hour",
+    "social_login.global": "1200/minute",
+    "account_token.ip": "30/minute",
+    "account_token.account": "10/minute",
 }
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}

@@ -17,6 +17,11 @@ from typing import Self
 from idgate.core.apikeys import ApiKey, ApiKeyRecord, ServiceAccount
 from idgate.core.audit import AuditEvent
 from idgate.core.errors import Conflict, NotFound, UsernameTaken
+from idgate.core.federation import (
+    FederatedIdentity,
+    IdentityLinkedElsewhere,
+    PendingAuthorization,
+)
 from idgate.core.models import User
 from idgate.core.rbac import BUILTIN_ROLES, Role
 from idgate.core.sessions import BrowserSession
@@ -36,6 +41,8 @@ class MemoryStore:
     service_accounts: dict[uuid.UUID, ServiceAccount] = field(default_factory=dict)
     api_keys: dict[uuid.UUID, ApiKey] = field(default_factory=dict)
     sessions: dict[str, tuple[BrowserSession, datetime]] = field(default_factory=dict)
+    identities: dict[uuid.UUID, FederatedIdentity] = field(default_factory=dict)
+    pending: dict[str, PendingAuthorization] = field(default_factory=dict)
 
 
 class MemoryUserRepository:
@@ -96,6 +103,7 @@ class MemoryUserRepository:
         for account_id in accounts:
             del store.service_accounts[account_id]
         store.memberships = {(uid, r) for uid, r in store.memberships if uid != user_id}
+        store.identities = {k: v for k, v in store.identities.items() if v.user_id != user_id}
         store.canonical = {name: uid for name, uid in store.canonical.items() if uid != user_id}
         store.users.pop(user_id, None)
 
@@ -315,6 +323,59 @@ class MemorySessionRepository:
         return len(dead)
 
 
+class MemoryFederatedIdentityRepository:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def get(self, provider: str, subject: str) -> FederatedIdentity | None:
+        return next(
+            (
+                i
+                for i in self._store.identities.values()
+                if i.provider == provider and i.subject == subject
+            ),
+            None,
+        )
+
+    async def get_by_id(self, identity_id: uuid.UUID) -> FederatedIdentity | None:
+        return self._store.identities.get(identity_id)
+
+    async def list_for_user(self, user_id: uuid.UUID) -> Sequence[FederatedIdentity]:
+        return [i for i in self._store.identities.values() if i.user_id == user_id]
+
+    async def find_verified_email(self, email: str) -> Sequence[FederatedIdentity]:
+        return [i for i in self._store.identities.values() if i.email == email and i.email_verified]
+
+    async def add(self, identity: FederatedIdentity) -> None:
+        if await self.get(identity.provider, identity.subject) is not None:
+            raise IdentityLinkedElsewhere()
+        self._store.identities[identity.id] = identity
+
+    async def update(self, identity: FederatedIdentity) -> None:
+        if identity.id in self._store.identities:
+            self._store.identities[identity.id] = identity
+
+    async def delete(self, identity_id: uuid.UUID) -> None:
+        self._store.identities.pop(identity_id, None)
+
+
+class MemoryPendingAuthorizationRepository:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def add(self, pending: PendingAuthorization) -> None:
+        self._store.pending[pending.key] = pending
+
+    async def take(self, key: str) -> PendingAuthorization | None:
+        return self._store.pending.pop(key, None)
+
+    async def purge_expired(self, now: datetime) -> int:
+        dead = [k for k, p in self._store.pending.items() if p.expires_at <= now]
+        for key in dead:
+            del self._store.pending[key]
+        return len(dead)
+
+
 class MemoryUnitOfWork:
     """Implements :class:`idgate.core.ports.UnitOfWork` over a :class:`MemoryStore`."""
 
@@ -331,6 +392,8 @@ class MemoryUnitOfWork:
         self._service_accounts = MemoryServiceAccountRepository(self._work)
         self._api_keys = MemoryApiKeyRepository(self._work)
         self._sessions = MemorySessionRepository(self._work)
+        self._identities = MemoryFederatedIdentityRepository(self._work)
+        self._pending = MemoryPendingAuthorizationRepository(self._work)
 
     @property
     def users(self) -> MemoryUserRepository:
@@ -355,6 +418,14 @@ class MemoryUnitOfWork:
     @property
     def sessions(self) -> MemorySessionRepository:
         return self._sessions
+
+    @property
+    def federated_identities(self) -> MemoryFederatedIdentityRepository:
+        return self._identities
+
+    @property
+    def pending_authorizations(self) -> MemoryPendingAuthorizationRepository:
+        return self._pending
 
     async def __aenter__(self) -> Self:
         self._work = copy.deepcopy(self.store)
@@ -381,6 +452,8 @@ class MemoryUnitOfWork:
             "service_accounts",
             "api_keys",
             "sessions",
+            "identities",
+            "pending",
         ):
             setattr(self.store, name, copy.deepcopy(getattr(self._work, name)))
         self.commits += 1

@@ -14,6 +14,10 @@ from idgate.core.errors import IdgateError
 from idgate.core.ports import UnitOfWork
 from idgate.store.repositories.apikeys import SqlApiKeyRepository, SqlServiceAccountRepository
 from idgate.store.repositories.audit import SqlAuditRepository
+from idgate.store.repositories.federation import (
+    SqlFederatedIdentityRepository,
+    SqlPendingAuthorizationRepository,
+)
 from idgate.store.repositories.sessions import SqlSessionRepository
 from idgate.store.repositories.users import SqlRoleRepository, SqlUserRepository
 
@@ -30,6 +34,8 @@ class SqlUnitOfWork:
     service_accounts: SqlServiceAccountRepository
     api_keys: SqlApiKeyRepository
     sessions: SqlSessionRepository
+    federated_identities: SqlFederatedIdentityRepository
+    pending_authorizations: SqlPendingAuthorizationRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._sessions = sessions
@@ -50,6 +56,8 @@ class SqlUnitOfWork:
         self.service_accounts = SqlServiceAccountRepository(session)
         self.api_keys = SqlApiKeyRepository(session)
         self.sessions = SqlSessionRepository(session)
+        self.federated_identities = SqlFederatedIdentityRepository(session)
+        self.pending_authorizations = SqlPendingAuthorizationRepository(session)
         return self
 
     async def __aexit__(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from idgate.store.models.apikeys import ApiKeyRow, ServiceAccountRow
 from idgate.store.models.audit import AuditRow
 from idgate.store.models.base import Base
+from idgate.store.models.federation import FederatedIdentityRow, PendingAuthorizationRow
 from idgate.store.models.sessions import BrowserSessionRow
 from idgate.store.models.users import RolePermissionRow, RoleRow, UserRoleRow, UserRow
 
@@ -13,6 +14,8 @@ __all__ = [
     "AuditRow",
     "Base",
     "BrowserSessionRow",
+    "FederatedIdentityRow",
+    "PendingAuthorizationRow",
     "RolePermissionRow",
     "RoleRow",
     "ServiceAccountRow",

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from idgate.web.pages import account, signin, static
+from idgate.web.pages import account, signin, social, static
 from idgate.web.pages.errors import install_error_pages
 
 
 def install_pages(app: FastAPI) -> None:
     """Mount the pages and the stylesheet, and give browsers HTML error pages."""
-    for module in (signin, account, static):
+    for module in (signin, account, social, static):
         app.include_router(module.build_router())
     install_error_pages(app)
 

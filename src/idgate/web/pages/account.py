@@ -23,6 +23,9 @@ NOTICES = {
     "others_revoked": "Every other session has been signed out.",
     "revoked": "The session has been signed out.",
     "confirmed": "Password confirmed.",
+    "linked": "The account was linked: you can now sign in with it.",
+    "already_linked": "That account was already linked to yours.",
+    "unlinked": "The account was unlinked: it can no longer sign you in.",
 }
 
 Password = Annotated[str, Form(max_length=MAX_PASSWORD_FIELD)]
@@ -50,6 +53,9 @@ def build_router() -> APIRouter:
     ) -> Response:
         """The profile and the list of the user's sessions (SS-09)."""
         sessions = await services.sessions.list_for(uow, signed_in.user.id)
+        identities = await services.federation.identities(uow, signed_in.user.id)
+        linked = {i.provider for i in identities}
+        titles = {p.name: p.title for p in services.social}
         return render(
             request,
             "account.html",
@@ -59,6 +65,10 @@ def build_router() -> APIRouter:
                 "sessions": sessions,
                 "csrf_token": signed_in.session.csrf_token,
                 "notice": NOTICES.get(done or ""),
+                "identities": identities,
+                "provider_titles": titles,
+                "providers": [p for p in services.social if p.name not in linked],
+                "has_password": signed_in.user.password_hash is not None,
             },
         )
 
@@ -150,9 +160,16 @@ def build_router() -> APIRouter:
 
     @router.get("/account/confirm", name="confirm_page")
     async def confirm_page(
-        request: Request, signed_in: SignedInDep, next: str | None = None
+        request: Request,
+        signed_in: SignedInDep,
+        services: ServicesDep,
+        uow: UowDep,
+        next: str | None = None,
     ) -> Response:
-        """Ask for the password again before a sensitive action."""
+        """Ask for the password again before a sensitive action (or, for an account without a
+        password, to sign in again with one of its providers)."""
+        identities = await services.federation.identities(uow, signed_in.user.id)
+        linked = {i.provider for i in identities}
         return render(
             request,
             "confirm.html",
@@ -160,6 +177,8 @@ def build_router() -> APIRouter:
                 "user": signed_in.user,
                 "csrf_token": signed_in.session.csrf_token,
                 "next": safe_next(next),
+                "has_password": signed_in.user.password_hash is not None,
+                "providers": [p for p in services.social if p.name in linked],
             },
         )
 
@@ -189,6 +208,7 @@ def build_router() -> APIRouter:
                     "csrf_token": session.csrf_token,
                     "next": safe_next(next),
                     "error": "The password is incorrect.",
+                    "has_password": user.password_hash is not None,
                 },
                 status_code=401,
             )

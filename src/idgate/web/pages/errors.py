@@ -48,14 +48,16 @@ def error_page(request: Request, response: Response) -> Response:
     except ValueError:
         body = {}
     status = response.status_code
+    code = str(body.get("code") or "error")
+    title = "Sign-in failed" if code.startswith("social_") else TITLES.get(status, "Error")
     page = render(
         request,
         "error.html",
         {
             "status": status,
-            "title": TITLES.get(status, "Error"),
+            "title": title,
             "detail": str(body.get("detail") or "The request failed."),
-            "code": str(body.get("code") or "error"),
+            "code": code,
         },
         status_code=status,
     )

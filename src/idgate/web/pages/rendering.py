@@ -103,6 +103,7 @@ def render(
         "notice": None,
         "error": None,
         "path": request.url.path,
+        "providers": (),
     }
     values.update(context or {})
     body = _env.get_template(template).render(values)

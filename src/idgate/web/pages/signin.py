@@ -74,6 +74,7 @@ def build_router() -> APIRouter:
             "next": safe_next(next),
             "username": "",
             "notice": NOTICES.get(done or ""),
+            "providers": list(services.social),
         }
         return await _form_page(request, "login.html", services, uow, current, origin, context)
 
@@ -105,6 +106,7 @@ def build_router() -> APIRouter:
                     "username": username,
                     "csrf_token": session.csrf_token,
                     "error": "Invalid username or password.",
+                    "providers": list(services.social),
                 },
                 status_code=401,
             )
@@ -126,6 +128,8 @@ def build_router() -> APIRouter:
         context: dict[str, object] = {
             "username": "",
             "min_length": services.users.policy.min_length,
+            "providers": list(services.social),
+            "next": "/account",
         }
         return await _form_page(request, "register.html", services, uow, current, origin, context)
 
@@ -161,6 +165,8 @@ def build_router() -> APIRouter:
                 "csrf_token": session.csrf_token,
                 "min_length": services.users.policy.min_length,
                 "error": error,
+                "providers": list(services.social),
+                "next": "/account",
             },
             status_code=status,
         )
