@@ -242,7 +242,7 @@ class OidcStandIn(StandIn):
             else:
                 claims[name] = value
         key = self.other_key if self.sign_with_other_key else self.key
-        return jwt.encode({"alg": "RS256", "kid": "standin-1"}, claims, key)
+        return jwt.encode({"alg": "RS256", "kid": self.key.kid}, claims, key)
 
     def handle(
         self, method: str, path: str, query: dict[str, str], form: dict[str, str], handler: Any
