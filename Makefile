@@ -9,8 +9,10 @@ LOCK   := constraints.txt
 
 # The browser tests drive Debian's Chromium (Playwright cannot download its own browsers here).
 CHROMIUM ?= /usr/bin/chromium
+# npm's oidc-provider, the OpenID Connect provider of the social-login tests (Node.js >= 20).
+PEERS  := tests/oauth/peers
 
-.PHONY: run test lint format lock clean help chromium screenshots
+.PHONY: run test lint format lock clean help chromium screenshots peers
 
 help:
 	@echo "make run    create .venv, install, migrate, serve idgate on http://127.0.0.1:8000"
@@ -36,8 +38,14 @@ run: $(VENV)/.run
 	$(BIN)/idgate migrate
 	$(BIN)/idgate serve
 
-test: $(VENV)/.dev chromium
+test: $(VENV)/.dev chromium peers
 	$(BIN)/pytest -n auto
+
+# Installs the test peers from their lock file when node_modules is missing or stale.
+peers: $(PEERS)/node_modules/.package-lock.json
+
+$(PEERS)/node_modules/.package-lock.json: $(PEERS)/package.json $(PEERS)/package-lock.json
+	cd $(PEERS) && npm ci --no-audit --no-fund --loglevel=error
 
 # Installs Debian's chromium package when it is missing (as root, or through sudo).
 chromium:
@@ -47,8 +55,8 @@ chromium:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
-screenshots: $(VENV)/.dev chromium
-	IDGATE_SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -p no:xdist -q tests/web/pages/test_browser.py
+screenshots: $(VENV)/.dev chromium peers
+	IDGATE_SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -p no:xdist -q tests/web/pages/test_browser.py tests/oauth/test_oidc_provider.py
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
@@ -68,4 +76,4 @@ lock: $(BIN)/python
 	rm -rf $(VENV)/lock
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(PEERS)/node_modules

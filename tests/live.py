@@ -22,12 +22,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(workdir: Path, **settings: str) -> Iterator[str]:
-    """Migrate and serve idgate from ``workdir`` on a free 127.0.0.1 port; yield its base URL.
+def live_server(workdir: Path, port: int | None = None, **settings: str) -> Iterator[str]:
+    """Migrate and serve idgate from ``workdir`` on ``port`` (default: a free one) of
+    127.0.0.1; yield its base URL.
 
     ``settings`` become ``IDGATE_*`` variables (``bcrypt_cost="4"``).
     """
-    port = free_port()
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDGATE_")}
     env.update(

@@ -163,9 +163,11 @@ class GitHubStandIn(StandIn):
                 }
             if "application/json" in handler.headers.get("Accept", ""):
                 return _json(200, body)
-            return 200, {"Content-Type": "application/x-www-form-urlencoded"}, urlencode(
-                body
-            ).encode()
+            return (
+                200,
+                {"Content-Type": "application/x-www-form-urlencoded"},
+                urlencode(body).encode(),
+            )
         grant = self.bearer(handler.headers)
         if method == "GET" and path in {"/user", "/user/emails"}:
             if grant is None:

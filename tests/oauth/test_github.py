@@ -267,9 +267,7 @@ async def test_a_provider_with_an_untrusted_certificate_is_refused(
             assert ("social.login_failed", "failure", "tls_error") in await audit_types(app)
 
 
-async def test_starts_and_callbacks_are_rate_limited(
-    social: Settings, clock: FixedClock
-) -> None:
+async def test_starts_and_callbacks_are_rate_limited(social: Settings, clock: FixedClock) -> None:
     limited = social.model_copy(update={"rate_limits": {"social_login.ip": "3/minute"}})
     app = create_app(limited, clock=clock)
     async with app.router.lifespan_context(app), browser_for(app) as client:

@@ -188,9 +188,7 @@ async def test_a_verified_email_links_when_the_setting_allows_it(
         page = await browser.get("/account")
         assert "octocat" in page.text and "Acme ID" in page.text
     assert await _users(linking_app) == 1
-    assert ("social.identity_linked", "success", "verified_email") in await audit_types(
-        linking_app
-    )
+    assert ("social.identity_linked", "success", "verified_email") in await audit_types(linking_app)
 
 
 async def test_an_unverified_email_never_links(linking_app: FastAPI, oidc: OidcStandIn) -> None:
