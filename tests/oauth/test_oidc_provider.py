@@ -30,7 +30,7 @@ from tests.web.pages.test_browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, Watc
 PEERS = Path(__file__).parent / "peers"
 COOKIE = "__Host-idgate-session"
 CLIENT_ID = "idgate-e2e"
-CLIENT_SECRET = "an-e2e-client-secret-of-enough-length"  # noqa: S105
+CLIENT_SECRET = "an-e2e-client-secret-of-enough-length"
 ACCOUNTS = {
     "jane": {
         "email": "Jane@Example.test",
