@@ -21,6 +21,7 @@ from idgate.core.service_accounts import ServiceAccountService
 from idgate.core.sessions import SessionService
 from idgate.core.tokens.access import AccessTokens
 from idgate.core.tokens.keys import KeyProvider
+from idgate.core.tokens.service import TokenService
 from idgate.core.users import UserService
 from idgate.store.redis import RedisKeys
 
@@ -49,3 +50,5 @@ class Services:
     devices: DeviceTokens
     admin: AdminService
     service_accounts: ServiceAccountService
+    #: Token pairs: refresh-token rotation, logout and revocation.
+    tokens: TokenService

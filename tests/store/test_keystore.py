@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import os
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def test_first_run_generates_private_files_and_restarts_reuse_them(
 
 def test_a_changed_manifest_is_picked_up_without_restart(tmp_path: Path) -> None:
     clock = FixedClock()
-    store = FileKeyStore(tmp_path / "keys", clock, check_interval=0)
+    store = FileKeyStore(tmp_path / "keys", clock, check_interval=timedelta(0))
     old = store.ensure("EdDSA").active
     new = new_signing_key("EdDSA", clock.now())
     write_private(tmp_path / "keys" / f"{new.kid}.pem", private_key_to_pem(new.private_key))  # type: ignore[arg-type]

@@ -52,6 +52,15 @@ class AuditEventType(StrEnum):
     SESSION_ROTATED = "session.rotated"
     SESSION_DESTROYED = "session.destroyed"
     CSRF_REFUSED = "csrf.refused"
+    KEY_ROTATED = "key.rotated"
+    TOKEN_ISSUED = "token.issued"  # noqa: S105 - an event name
+    TOKEN_REFRESHED = "token.refreshed"  # noqa: S105 - an event name
+    REFRESH_FAILED = "refresh.failed"
+    REFRESH_REUSE_DETECTED = "refresh.reuse_detected"
+    REFRESH_RACE_LOST = "refresh.race_lost"
+    TOKENS_REVOKED = "tokens.revoked"
+    LOGOUT = "logout"
+    LOGOUT_ALL = "logout.all"
 
 
 class Outcome(StrEnum):

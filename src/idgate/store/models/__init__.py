@@ -6,6 +6,7 @@ from idgate.store.models.apikeys import ApiKeyRow, ServiceAccountRow
 from idgate.store.models.audit import AuditRow
 from idgate.store.models.base import Base
 from idgate.store.models.sessions import BrowserSessionRow
+from idgate.store.models.tokens import RefreshFamilyRow, RefreshTokenRow, RevokedTokenRow
 from idgate.store.models.users import RolePermissionRow, RoleRow, UserRoleRow, UserRow
 
 __all__ = [
@@ -13,6 +14,9 @@ __all__ = [
     "AuditRow",
     "Base",
     "BrowserSessionRow",
+    "RefreshFamilyRow",
+    "RefreshTokenRow",
+    "RevokedTokenRow",
     "RolePermissionRow",
     "RoleRow",
     "ServiceAccountRow",

@@ -6,9 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from idgate.web.dependencies import CurrentUser, OriginDep, ServicesDep, UowDep, require_json
+from idgate.web.dependencies import (
+    CurrentUser,
+    OriginDep,
+    PrincipalDep,
+    ServicesDep,
+    UowDep,
+    require_json,
+)
 from idgate.web.ratelimit import rate_limit
-from idgate.web.schemas import PasswordChange
+from idgate.web.schemas import PasswordChange, TokenPairResponse
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid access token"},
@@ -23,26 +30,32 @@ def build_router() -> APIRouter:
 
     @router.post(
         "/password/change",
-        status_code=204,
+        response_model=TokenPairResponse,
         name="change_password",
         responses=_ERRORS,
         dependencies=[rate_limit("password_change", per_user=True)],
     )
     async def change_password(
         body: PasswordChange,
+        principal: PrincipalDep,
         user: CurrentUser,
         services: ServicesDep,
         uow: UowDep,
         origin: OriginDep,
-    ) -> None:
+    ) -> TokenPairResponse:
         """Set a new password, confirming the current one.
 
-        Every token and session of the account issued before the change stops working at once,
-        including the access token used for this request: log in again with the new password.
+        Every other session of the account ends at once: its refresh tokens, and every access
+        token issued before the change, including the one used for this request (SS-07). The
+        answer carries a fresh token pair for the client that made the change.
         """
         await services.users.change_password(
             uow, user, body.current_password, body.new_password, origin
         )
-        # Returning nothing lets FastAPI keep the RateLimit-* headers of the dependency.
+        await services.tokens.revoke_user(uow, user, origin, reason="password_changed")
+        client_id = principal.claims.client_id if principal.claims else None
+        pair = await services.tokens.issue(uow, user, origin, client_id=client_id)
+        # A model (not a Response) lets FastAPI keep the RateLimit-* headers of the dependency.
+        return TokenPairResponse.of(pair)
 
     return router
