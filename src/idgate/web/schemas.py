@@ -32,7 +32,8 @@ class Credentials(BaseModel):
 
 #: RFC 6749 client identifiers as idgate accepts them (``core.tokens.refresh``).
 CLIENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-MAX_REFRESH_TOKEN_FIELD = 512
+#: Generous, so an access token sent by mistake gets ``invalid_grant`` rather than a 422.
+MAX_REFRESH_TOKEN_FIELD = 8192
 
 
 class LoginRequest(Credentials):
