@@ -84,7 +84,15 @@ def build_key_provider(settings: Settings, clock: Clock) -> KeyProvider:
         key = hmac_signing_key(secret.encode(), clock.now())
         return StaticKeyProvider(KeySet([key], key.kid))
     store = FileKeyStore(settings.keys_dir, clock)
-    store.ensure(settings.jwt_algorithm)
+    active = store.ensure(settings.jwt_algorithm).active
+    if active.alg != settings.jwt_algorithm:
+        log.warning(
+            "IDGATE_JWT_ALGORITHM is %s but the active signing key is %s; "
+            "`idgate keys rotate --alg %s` switches without a restart",
+            settings.jwt_algorithm,
+            active.alg,
+            settings.jwt_algorithm,
+        )
     return store
 
 

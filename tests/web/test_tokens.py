@@ -190,9 +190,18 @@ async def test_logout_with_the_refresh_token_when_the_access_token_expired(
     second = (await refresh(client, alice["refresh_token"])).json()
     clock.advance(timedelta(minutes=20))
     assert await profile_status(client, second["access_token"]) == 401  # expired
-    r = await client.post("/logout", json={"refresh_token": second["refresh_token"]})
+    # Clients often send their (expired) access token along: the refresh token still counts.
+    r = await client.post(
+        "/logout",
+        json={"refresh_token": second["refresh_token"]},
+        headers=bearer(second["access_token"]),
+    )
     assert r.status_code == 204
     assert (await refresh(client, second["refresh_token"])).status_code == 401
+    other = await login(client)
+    r = await client.post("/logout", json={"refresh_token": other["refresh_token"]})
+    assert r.status_code == 204
+    assert (await refresh(client, other["refresh_token"])).status_code == 401
     # Unknown refresh tokens end nothing and reveal nothing.
     assert (await client.post("/logout", json={"refresh_token": "unknown"})).status_code == 204
 
@@ -322,3 +331,41 @@ async def test_an_unreachable_redis_deny_list_fails_closed(
             r = await c.get("/profile", headers=bearer(session["access_token"]))
             assert r.status_code == 503 and r.json()["code"] == "unavailable"
             assert "retry-after" in r.headers
+
+
+async def test_refresh_tokens_are_stored_hashed_and_never_logged(
+    client: httpx.AsyncClient, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    import hashlib
+    import logging
+
+    from sqlalchemy import text
+
+    from idgate.logs import json_formatter
+    from idgate.store.db import create_engine
+
+    with caplog.at_level(logging.DEBUG):
+        await register(client)
+        first = await login(client)
+        second = (await refresh(client, first["refresh_token"])).json()
+        await refresh(client, first["refresh_token"])  # a lost race, audited
+        await client.post("/logout", json={"refresh_token": second["refresh_token"]})
+    formatter = json_formatter()
+    logged = "\n".join(formatter.format(record) for record in caplog.records)
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with engine.connect() as connection:
+            hashes = set(
+                (await connection.execute(text("SELECT token_hash FROM refresh_tokens"))).scalars()
+            )
+            rows: list[str] = []
+            for table in ("refresh_tokens", "refresh_families", "audit_events", "revoked_tokens"):
+                result = await connection.execute(text(f"SELECT * FROM {table}"))  # noqa: S608
+                rows += [str(row) for row in result]
+            dump = "\n".join(rows)
+    finally:
+        await engine.dispose()
+    for token in (first["refresh_token"], second["refresh_token"]):
+        assert hashlib.sha256(token.encode()).hexdigest() in hashes  # RT-01: only the hash
+        assert token not in dump
+        assert token not in logged  # AU-02

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from idgate.core.errors import AuthenticationError
 from idgate.core.principal import Principal
@@ -38,14 +39,25 @@ def require_json_if_body(request: Request) -> None:
         require_json(request)
 
 
-async def optional_principal(
-    request: Request, services: ServicesDep, uow: UowDep
-) -> Principal | None:
-    """The caller, if the request carries a credential (which must then be valid)."""
+# Declares the optional bearer credential for the OpenAPI docs; the authenticators parse it.
+_bearer = HTTPBearer(auto_error=False, description="The access token of the session to end")
+
+
+async def logout_principal(
+    request: Request,
+    services: ServicesDep,
+    uow: UowDep,
+    _docs: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+) -> Principal | AuthenticationError | None:
+    """The caller if the request carries a valid credential, the refusal if it carries an
+    invalid one, None if it carries none."""
     authenticators: list[Authenticator] = request.app.state.authenticators
     if not any(authenticator.applies(request) for authenticator in authenticators):
         return None
-    return await current_principal(request, services, uow)
+    try:
+        return await current_principal(request, services, uow)
+    except AuthenticationError as exc:
+        return exc
 
 
 def build_router() -> APIRouter:
@@ -87,16 +99,20 @@ def build_router() -> APIRouter:
         services: ServicesDep,
         uow: UowDep,
         origin: OriginDep,
-        principal: Annotated[Principal | None, Depends(optional_principal)],
+        caller: Annotated[Principal | AuthenticationError | None, Depends(logout_principal)],
         body: Annotated[LogoutRequest | None, Body()] = None,
     ) -> Response:
         """End this session: its refresh tokens and the access token used, at once.
 
-        Authenticate with the access token, or send ``{"refresh_token": ...}`` (for instance
-        when the access token has expired), or both.
+        Authenticate with the access token, or send ``{"refresh_token": ...}``, or both. With a
+        refresh token, an expired (or otherwise refused) access token does not stop the logout:
+        holding the refresh token is enough to end its own session.
         """
         refresh_token = body.refresh_token if body else None
+        principal = caller if isinstance(caller, Principal) else None
         if principal is None and not refresh_token:
+            if isinstance(caller, AuthenticationError):
+                raise caller
             raise AuthenticationError(
                 "Not authenticated: send an access token or a refresh token to log out."
             )
