@@ -146,14 +146,16 @@ class FileKeyStore:
         """
         if overlap < timedelta(0):
             raise ValueError("the overlap cannot be negative")
+        chosen: Algorithm = alg if alg is not None else self._active_algorithm()
+        _require_asymmetric(chosen)
+        # Generated before taking the lock (RSA takes a moment): servers reading the key set
+        # wait on that lock.
+        key = new_signing_key(chosen, self._clock.now())
         with locked(self.directory):
             manifest = self._read_manifest()
             now = self._clock.now()
             entries: list[dict[str, Any]] = manifest["keys"]
             previous_entry = next(e for e in entries if e["kid"] == manifest["active"])
-            alg = alg or previous_entry["alg"]
-            _require_asymmetric(alg)
-            key = new_signing_key(alg, now)
             retires_at = now + overlap
             deleted = []
             kept: list[dict[str, Any]] = []
@@ -179,6 +181,11 @@ class FileKeyStore:
             previous_retires_at=previous.retire_at or retires_at,
             deleted=tuple(deleted),
         )
+
+    def _active_algorithm(self) -> Algorithm:
+        manifest = self._read_manifest()
+        alg: Algorithm = next(e["alg"] for e in manifest["keys"] if e["kid"] == manifest["active"])
+        return alg
 
     def _due(self, now: datetime) -> bool:
         if self._checked_at is None:
