@@ -272,6 +272,22 @@ async def test_a_disabled_user_loses_every_token_at_once(
     assert (await refresh(client, fresh["refresh_token"])).status_code == 200
 
 
+async def test_an_administrators_revoke_ends_refresh_sessions_too(
+    client: httpx.AsyncClient, alice: dict[str, Any], app: FastAPI, clock: FixedClock
+) -> None:
+    services: Services = app.state.services
+    async with services.uow_factory() as uow:
+        user = await uow.users.get_by_username("alice")
+        assert user is not None
+        await services.admin.revoke_credentials(uow, Actor(None, SYSTEM_ORIGIN), user.id)
+        await uow.commit()
+    assert await profile_status(client, alice["access_token"]) == 401
+    r = await refresh(client, alice["refresh_token"])
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    clock.advance(seconds=1)
+    assert (await refresh(client, (await login(client))["refresh_token"])).status_code == 200
+
+
 # --- the deny-list in Redis ------------------------------------------------------------------
 
 
