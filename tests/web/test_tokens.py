@@ -332,8 +332,9 @@ async def test_the_deny_list_in_redis(
 
 
 async def test_an_unreachable_redis_deny_list_fails_closed(
-    settings: Settings, clock: FixedClock
+    client: httpx.AsyncClient, alice: dict[str, Any], settings: Settings, clock: FixedClock
 ) -> None:
+    # The same deployment, restarted with a Redis that does not answer.
     configured = settings.model_copy(
         update={"redis_url": SecretStr("redis://127.0.0.1:1/0"), "redis_prefix": "x:"}
     )
@@ -341,12 +342,11 @@ async def test_an_unreachable_redis_deny_list_fails_closed(
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            await register(c)
-            session = await login(c)
             # The deny-list cannot be asked, so no bearer token is accepted: 503, not 200.
-            r = await c.get("/profile", headers=bearer(session["access_token"]))
+            r = await c.get("/profile", headers=bearer(alice["access_token"]))
             assert r.status_code == 503 and r.json()["code"] == "unavailable"
-            assert "retry-after" in r.headers
+            assert "revocation list" in r.json()["detail"] and "retry-after" in r.headers
+    assert await profile_status(client, alice["access_token"]) == 200  # with the database list
 
 
 async def test_refresh_tokens_are_stored_hashed_and_never_logged(
@@ -385,3 +385,34 @@ async def test_refresh_tokens_are_stored_hashed_and_never_logged(
         assert hashlib.sha256(token.encode()).hexdigest() in hashes  # RT-01: only the hash
         assert token not in dump
         assert token not in logged  # AU-02
+
+
+async def test_refreshes_are_rate_limited_per_account(
+    settings: Settings, clock: FixedClock
+) -> None:
+    limited = settings.model_copy(
+        update={"rate_limits": {"refresh.account": "2/minute", "refresh.ip": "off"}}
+    )
+    application = create_app(limited, clock=clock)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            await register(c)
+            await register(c, "bob")
+            token = (await login(c))["refresh_token"]
+            for _ in range(2):
+                r = await refresh(c, token)
+                assert r.status_code == 200 and r.headers["ratelimit-limit"] == "2"
+                token = r.json()["refresh_token"]
+            r = await refresh(c, token)
+            assert r.status_code == 429 and "retry-after" in r.headers
+            # Another account is not affected; unknown tokens count against no account.
+            bob = await c.post("/login", json={"username": "bob", "password": GOOD_PASSWORD})
+            assert (await refresh(c, bob.json()["refresh_token"])).status_code == 200
+            assert (await refresh(c, "unknown")).status_code == 401
+    # The refused request rotated nothing: elsewhere (here: a fresh instance), the token works.
+    application = create_app(settings, clock=clock)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            assert (await refresh(c, token)).status_code == 200

@@ -133,6 +133,14 @@ class TokenService:
         await self._audit(uow, AuditEventType.TOKEN_REFRESHED, origin, user.id, family, now=now)
         return pair
 
+    async def account_of(self, uow: UnitOfWork, presented: str) -> str | None:
+        """Return the id of the user a refresh token belongs to (for per-account rate limits),
+        or None if it is not one of ours. Nothing is checked or changed."""
+        if not presented or len(presented) > MAX_REFRESH_TOKEN_LENGTH:
+            return None
+        found = await uow.refresh_tokens.find(hash_refresh_token(presented))
+        return str(found[1].user_id) if found else None
+
     # --- revoking ---------------------------------------------------------------------------
 
     async def check_not_revoked(self, uow: UnitOfWork, claims: AccessClaims) -> None:

@@ -19,7 +19,7 @@ from idgate.web.dependencies import (
     current_principal,
     require_json,
 )
-from idgate.web.ratelimit import rate_limit
+from idgate.web.ratelimit import enforce_account, rate_limit
 from idgate.web.schemas import LogoutRequest, RefreshRequest, TokenPairResponse
 
 _REFRESH_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -68,18 +68,25 @@ def build_router() -> APIRouter:
         response_model=TokenPairResponse,
         name="refresh_token",
         responses=_REFRESH_ERRORS,
-        # Per client address and overall; refresh tokens are 256-bit, so guessing is hopeless
-        # anyway, but a flood of refreshes still costs database writes.
+        # Per client address and overall here, per account below. Refresh tokens are 256-bit, so
+        # guessing is hopeless anyway, but a flood of refreshes still costs database writes.
         dependencies=[Depends(require_json), rate_limit("refresh")],
     )
     async def refresh(
-        body: RefreshRequest, services: ServicesDep, uow: UowDep, origin: OriginDep
+        body: RefreshRequest,
+        response: Response,
+        services: ServicesDep,
+        uow: UowDep,
+        origin: OriginDep,
     ) -> TokenPairResponse:
         """Exchange a refresh token for a new access token and a new refresh token.
 
         The presented refresh token stops working. Presenting it again later ends the whole
         session (reuse detection); of concurrent refreshes with one token exactly one succeeds.
         """
+        account = await services.tokens.account_of(uow, body.refresh_token)
+        if account is not None:
+            await enforce_account(services, uow, "refresh", origin, account, response)
         pair = await services.tokens.refresh(
             uow, body.refresh_token, origin, client_id=body.client_id
         )
