@@ -443,6 +443,7 @@ class MemoryUnitOfWork:
     def sessions(self) -> MemorySessionRepository:
         return self._sessions
 
+    @property
     def refresh_tokens(self) -> MemoryRefreshTokenRepository:
         return self._refresh_tokens
 

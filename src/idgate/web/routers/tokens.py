@@ -21,6 +21,7 @@ from idgate.web.dependencies import (
 )
 from idgate.web.ratelimit import enforce_account, rate_limit
 from idgate.web.schemas import LogoutRequest, RefreshRequest, TokenPairResponse
+from idgate.web.sessions import clear_session_cookie, current_session
 
 _REFRESH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "invalid_grant: unknown, expired, revoked or already used refresh token"},
@@ -103,6 +104,7 @@ def build_router() -> APIRouter:
         dependencies=[Depends(require_json_if_body)],
     )
     async def logout(
+        request: Request,
         services: ServicesDep,
         uow: UowDep,
         origin: OriginDep,
@@ -111,7 +113,8 @@ def build_router() -> APIRouter:
     ) -> Response:
         """End this session: its refresh tokens and the access token used, at once.
 
-        Authenticate with the access token, or send ``{"refresh_token": ...}``, or both. With a
+        Authenticate with the access token, or send ``{"refresh_token": ...}``, or both; a
+        browser signed in with its session cookie ends that session. With a
         refresh token, an expired (or otherwise refused) access token does not stop the logout:
         holding the refresh token is enough to end its own session.
         """
@@ -131,7 +134,14 @@ def build_router() -> APIRouter:
             refresh_token=refresh_token,
             client_id=body.client_id if body else None,
         )
-        return Response(status_code=204)
+        response = Response(status_code=204)
+        session = current_session(request) if principal and principal.method == "session" else None
+        if session is not None:
+            # A browser session ends the same way as at /account/logout (SS-04).
+            await services.sessions.logout(uow, session, origin)
+            clear_session_cookie(response)
+            response.headers["Clear-Site-Data"] = '"cache", "storage"'
+        return response
 
     @router.post(
         "/logout/all",
