@@ -213,3 +213,44 @@ def test_api_key_default_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("IDGATE_API_KEY_DEFAULT_TTL", bad)
         with pytest.raises(ValidationError, match="api_key_default_ttl"):
             Settings(_env_file=None)
+
+
+def test_refresh_token_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = make()
+    assert settings.refresh_token_idle_ttl == timedelta(days=14)
+    assert settings.refresh_token_absolute_ttl == timedelta(days=30)
+    assert settings.refresh_reuse_grace == timedelta(seconds=10)
+    assert settings.resolved_revocation_store == "database"
+    assert make(redis_url="redis://127.0.0.1:6379/0").resolved_revocation_store == "redis"
+    assert (
+        make(
+            redis_url="redis://127.0.0.1:6379/0", revocation_store="database"
+        ).resolved_revocation_store
+        == "database"
+    )
+    monkeypatch.setenv("IDGATE_REFRESH_TOKEN_IDLE_TTL", "3600")
+    monkeypatch.setenv("IDGATE_REFRESH_TOKEN_ABSOLUTE_TTL", "P7D")
+    monkeypatch.setenv("IDGATE_REFRESH_REUSE_GRACE", "0")
+    settings = Settings(_env_file=None)
+    assert settings.refresh_token_idle_ttl == timedelta(hours=1)
+    assert settings.refresh_token_absolute_ttl == timedelta(days=7)
+    assert settings.refresh_reuse_grace == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"refresh_token_idle_ttl": 30}, "refresh_token_idle_ttl"),
+        ({"refresh_token_idle_ttl": 86400 * 400}, "refresh_token_idle_ttl"),
+        (
+            {"refresh_token_idle_ttl": 86400 * 2, "refresh_token_absolute_ttl": 86400},
+            "refresh_token_absolute_ttl",
+        ),
+        ({"refresh_reuse_grace": 61}, "refresh_reuse_grace"),
+        ({"revocation_store": "redis"}, "IDGATE_REDIS_URL"),
+        ({"revocation_store": "memcached"}, "revocation_store"),
+    ],
+)
+def test_refresh_token_settings_are_checked(values: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        make(**values)

@@ -123,3 +123,32 @@ def test_served_headers_and_errors(server: str) -> None:
     assert r.status_code == 413
     r = httpx.request("TRACE", f"{server}/")
     assert r.status_code == 405
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_the_readme_token_commands_with_curl(server: str) -> None:
+    text = (ROOT / "README.md").read_text()
+    commands = [
+        line.split("  #")[0].strip()  # without a trailing shell comment
+        for line in text.splitlines()
+        if line.strip().startswith("curl") and ("/token/refresh" in line or "/logout" in line)
+    ]
+    assert len(commands) == 3
+    credentials = {"username": "readme-tokens", "password": "correct horse battery staple"}
+    httpx.post(f"{server}/register", json=credentials)
+    for command in commands:
+        pair = httpx.post(f"{server}/login", json=credentials).json()  # a fresh session each
+        result = subprocess.run(
+            [
+                "sh",
+                "-c",
+                command.replace("http://127.0.0.1:8000", server) + " -s -w '\\n%{http_code}'",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+            env={**os.environ, "TOKEN": pair["access_token"], "REFRESH": pair["refresh_token"]},
+        )
+        status = int(result.stdout.rpartition("\n")[2])
+        assert status == (200 if "/token/refresh" in command else 204), (command, result.stdout)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
@@ -26,7 +27,7 @@ from idgate.core.passwords.hashers import (
 )
 from idgate.core.passwords.policy import PasswordPolicy
 from idgate.core.passwords.pool import HashingPool
-from idgate.core.ports import SessionRepository, UnitOfWork
+from idgate.core.ports import RevocationList, SessionRepository, UnitOfWork
 from idgate.core.ratelimit import RateLimits, parse_limits
 from idgate.core.reauth import Reauthentication
 from idgate.core.service_accounts import ServiceAccountService
@@ -34,6 +35,8 @@ from idgate.core.sessions import SessionPolicy, SessionService
 from idgate.core.throttle import LoginGuard, ThrottleSchedule, ThrottleStore
 from idgate.core.tokens.access import AccessTokens
 from idgate.core.tokens.keys import KeyProvider, KeySet, StaticKeyProvider, hmac_signing_key
+from idgate.core.tokens.refresh import RefreshPolicy
+from idgate.core.tokens.service import TokenService
 from idgate.core.users import UserService
 from idgate.logs import configure_logging
 from idgate.oauth.client import build_registry
@@ -44,6 +47,7 @@ from idgate.store.keystore import FileKeyStore
 from idgate.store.ratelimit import memory_rate_limiter, redis_rate_limiter
 from idgate.store.redis import RedisKeys, create_redis
 from idgate.store.redis_sessions import RedisSessionRepository
+from idgate.store.revocations import RedisRevocationList
 from idgate.store.secrets_dir import ensure_private_dir, read_or_create_secret
 from idgate.store.throttle import MemoryThrottleStore, RedisThrottleStore
 from idgate.store.uow import SqlUnitOfWork
@@ -61,6 +65,7 @@ from idgate.web.routers import (
     password,
     profile,
     service_accounts,
+    tokens,
     wellknown,
 )
 from idgate.web.sessions import SessionAuthenticator
@@ -81,7 +86,15 @@ def build_key_provider(settings: Settings, clock: Clock) -> KeyProvider:
         key = hmac_signing_key(secret.encode(), clock.now())
         return StaticKeyProvider(KeySet([key], key.kid))
     store = FileKeyStore(settings.keys_dir, clock)
-    store.ensure(settings.jwt_algorithm)
+    active = store.ensure(settings.jwt_algorithm).active
+    if active.alg != settings.jwt_algorithm:
+        log.warning(
+            "IDGATE_JWT_ALGORITHM is %s but the active signing key is %s; "
+            "`idgate keys rotate --alg %s` switches without a restart",
+            settings.jwt_algorithm,
+            active.alg,
+            settings.jwt_algorithm,
+        )
     return store
 
 
@@ -164,6 +177,25 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         limiter, parse_limits(settings.rate_limits), clock, enabled=settings.rate_limits_enabled
     )
     devices = build_device_tokens(settings, clock)
+    redis_keys = RedisKeys(settings.redis_prefix)
+    # The deny-list: in each request's database transaction, or shared through Redis.
+    revocations: Callable[[], RevocationList] | None = None
+    if settings.resolved_revocation_store == "redis" and redis is not None:
+        revocations = partial(RedisRevocationList, redis, redis_keys, clock)
+
+    access_tokens = AccessTokens(
+        keys,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        ttl=settings.access_token_ttl,
+        clock=clock,
+        leeway=settings.jwt_leeway,
+    )
+    refresh_policy = RefreshPolicy(
+        idle=settings.refresh_token_idle_ttl,
+        absolute=settings.refresh_token_absolute_ttl,
+        reuse_grace=settings.refresh_reuse_grace,
+    )
 
     redis_keys = RedisKeys(settings.redis_prefix)
 
@@ -185,14 +217,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings=settings,
         clock=clock,
         keys=keys,
-        access_tokens=AccessTokens(
-            keys,
-            issuer=settings.issuer,
-            audience=settings.audience,
-            ttl=settings.access_token_ttl,
-            clock=clock,
-            leeway=settings.jwt_leeway,
-        ),
+        access_tokens=access_tokens,
         users=UserService(
             hashers,
             policy,
@@ -211,10 +236,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             clock,
             session_store,
         ),
-        uow_factory=lambda: SqlUnitOfWork(sessions, clock),
+        uow_factory=lambda: SqlUnitOfWork(sessions, clock, revocations=revocations),
         ping_database=ping_database,
         redis=redis,
         redis_keys=redis_keys,
+        tokens=TokenService(access_tokens, refresh_policy, clock),
         close=close,
         rate_limits=rate_limits,
         devices=devices,
@@ -273,7 +299,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         parse_networks(settings.trusted_proxies)
     )
     install_error_handlers(app)
-    for module in (auth, profile, password, wellknown, health):
+    for module in (auth, profile, password, tokens, wellknown, health):
         app.include_router(module.build_router())
     for module in (admin_users, admin_roles, service_accounts):
         app.include_router(module.build_router())

@@ -132,6 +132,24 @@ class Settings(BaseSettings):
     access_token_ttl: timedelta = Field(
         timedelta(minutes=15), description="Access-token lifetime (seconds or ISO 8601)."
     )
+    refresh_token_idle_ttl: timedelta = Field(
+        timedelta(days=14),
+        description="A refresh token unused this long expires (seconds or ISO 8601).",
+    )
+    refresh_token_absolute_ttl: timedelta = Field(
+        timedelta(days=30),
+        description="A login's refresh tokens all expire this long after it, however active.",
+    )
+    refresh_reuse_grace: timedelta = Field(
+        timedelta(seconds=10),
+        description="A rotated refresh token presented again within this time is a lost race "
+        "(refused), later it is reuse (the session is revoked). 0 to 60 seconds.",
+    )
+    revocation_store: Literal["database", "redis"] | None = Field(
+        None,
+        description="Where the access-token deny-list lives; default: redis when "
+        "IDGATE_REDIS_URL is set, else the database.",
+    )
     jwt_algorithm: JwtAlgorithm = Field(
         "EdDSA", description="EdDSA (default), ES256, RS256, or HS256 (explicit opt-in)."
     )
@@ -331,12 +349,43 @@ class Settings(BaseSettings):
             return int(value)
         return value
 
+    @field_validator(
+        "refresh_token_idle_ttl", "refresh_token_absolute_ttl", "refresh_reuse_grace", mode="before"
+    )
+    @classmethod
+    def _refresh_seconds(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        return value
+
     @field_validator("api_key_default_ttl")
     @classmethod
     def _api_key_ttl_bounds(cls, value: timedelta) -> timedelta:
         if not timedelta(minutes=1) <= value <= timedelta(days=3650):
             raise ValueError("api_key_default_ttl must be between 1 minute and 10 years")
         return value
+
+    @model_validator(mode="after")
+    def _refresh_lifetimes(self) -> Settings:
+        idle, absolute = self.refresh_token_idle_ttl, self.refresh_token_absolute_ttl
+        if not timedelta(minutes=1) <= idle <= timedelta(days=365):
+            raise ValueError("refresh_token_idle_ttl must be between 1 minute and 365 days")
+        if not idle <= absolute <= timedelta(days=365):
+            raise ValueError(
+                "refresh_token_absolute_ttl must be at least refresh_token_idle_ttl and at "
+                "most 365 days"
+            )
+        if not timedelta(0) <= self.refresh_reuse_grace <= timedelta(seconds=60):
+            raise ValueError("refresh_reuse_grace must be between 0 and 60 seconds")
+        if self.revocation_store == "redis" and self.redis_url is None:
+            raise ValueError("revocation_store redis needs IDGATE_REDIS_URL")
+        return self
+
+    @property
+    def resolved_revocation_store(self) -> Literal["database", "redis"]:
+        if self.revocation_store is not None:
+            return self.revocation_store
+        return "redis" if self.redis_url is not None else "database"
 
     @field_validator("issuer")
     @classmethod

@@ -22,6 +22,7 @@ from idgate.core.service_accounts import ServiceAccountService
 from idgate.core.sessions import SessionService
 from idgate.core.tokens.access import AccessTokens
 from idgate.core.tokens.keys import KeyProvider
+from idgate.core.tokens.service import TokenService
 from idgate.core.users import UserService
 from idgate.oauth.client import ProviderRegistry
 from idgate.store.redis import RedisKeys
@@ -54,3 +55,5 @@ class Services:
     #: Social login: linked identities (``core.federation``) and the configured providers.
     federation: FederationService
     social: ProviderRegistry
+    #: Token pairs: refresh-token rotation, logout and revocation.
+    tokens: TokenService

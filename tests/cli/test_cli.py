@@ -34,6 +34,7 @@ def test_help_for_every_command() -> None:
         ["users", "list"],
         ["audit"],
         ["users", "unthrottle"],
+        ["keys"],
     ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, result.output

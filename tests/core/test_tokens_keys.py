@@ -1,15 +1,18 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from idgate.core.tokens.keys import (
+    ROTATION_MARGIN,
     KeySet,
     hmac_signing_key,
     new_signing_key,
     private_key_from_pem,
     private_key_to_pem,
+    rotation_overlap,
 )
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -53,3 +56,24 @@ def test_pem_round_trip_checks_the_algorithm() -> None:
     assert private_key_from_pem(pem, "ES256").public_key() == key.verification_key()
     with pytest.raises(ValueError, match="not a EdDSA key"):
         private_key_from_pem(pem, "EdDSA")
+
+
+def test_retired_keys_leave_the_usable_set() -> None:
+    active = new_signing_key("EdDSA", NOW)
+    soon = replace(new_signing_key("EdDSA", NOW), retire_at=NOW + timedelta(minutes=1))
+    later = replace(new_signing_key("ES256", NOW), retire_at=NOW + timedelta(minutes=5))
+    keys = KeySet([active, soon, later], active.kid)
+    assert keys.usable_at(NOW) is keys
+    assert keys.next_retirement(NOW) == NOW + timedelta(minutes=1)
+    at_one = keys.usable_at(NOW + timedelta(minutes=1))
+    assert set(at_one.keys) == {active.kid, later.kid}
+    assert keys.next_retirement(NOW + timedelta(minutes=1)) == NOW + timedelta(minutes=5)
+    at_five = keys.usable_at(NOW + timedelta(minutes=5))
+    assert set(at_five.keys) == {active.kid}
+    assert [k["kid"] for k in at_five.jwks()["keys"]] == [active.kid]
+    assert keys.next_retirement(NOW + timedelta(minutes=5)) is None
+
+
+def test_the_rotation_overlap_outlives_every_token() -> None:
+    overlap = rotation_overlap(timedelta(minutes=15), timedelta(seconds=30))
+    assert overlap == timedelta(minutes=15, seconds=30) + ROTATION_MARGIN

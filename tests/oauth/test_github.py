@@ -240,6 +240,11 @@ async def test_an_account_without_a_password_gets_tokens_from_the_account_page(
         "/profile", headers={"authorization": f"Bearer {match.group(1)}"}
     )
     assert profile.status_code == 200 and profile.json()["username"] == "octocat"
+    # A refresh token of its own token session comes with it, like a password login's.
+    refresh = re.search(r'<textarea id="refresh_token"[^>]*>([^<]+)</textarea>', answer.text)
+    assert refresh
+    renewed = await browser.client.post("/token/refresh", json={"refresh_token": refresh.group(1)})
+    assert renewed.status_code == 200 and renewed.json()["access_token"]
     # The JSON login refuses the account: it has no password.
     login = await browser.client.post("/login", json={"username": "octocat", "password": "x" * 20})
     assert login.status_code == 401

@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import os
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def test_first_run_generates_private_files_and_restarts_reuse_them(
 
 def test_a_changed_manifest_is_picked_up_without_restart(tmp_path: Path) -> None:
     clock = FixedClock()
-    store = FileKeyStore(tmp_path / "keys", clock, check_interval=0)
+    store = FileKeyStore(tmp_path / "keys", clock, check_interval=timedelta(0))
     old = store.ensure("EdDSA").active
     new = new_signing_key("EdDSA", clock.now())
     write_private(tmp_path / "keys" / f"{new.kid}.pem", private_key_to_pem(new.private_key))  # type: ignore[arg-type]
@@ -80,3 +81,66 @@ def test_concurrent_first_runs_agree_on_one_secret(tmp_path: Path) -> None:
         process.join(timeout=60)
     assert len(secrets) == 1
     assert mode(tmp_path / "pepper") == 0o600
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [("EdDSA", None), ("ES256", "RS256"), ("RS256", "EdDSA")]
+)
+def test_rotation_keeps_the_previous_key_verifying_until_it_retires(
+    tmp_path: Path, first: str, second: str | None
+) -> None:
+    clock = FixedClock()
+    store = FileKeyStore(tmp_path / "keys", clock, check_interval=timedelta(0))
+    old = store.ensure(first).active  # type: ignore[arg-type]
+    rotation = store.rotate(second, overlap=timedelta(minutes=16))  # type: ignore[arg-type]
+    assert rotation.previous.kid == old.kid
+    assert rotation.new.alg == (second or first)
+    assert rotation.previous_retires_at == clock.now() + timedelta(minutes=16)
+    keys = store.current()
+    assert keys.active.kid == rotation.new.kid
+    assert keys.get(old.kid) is not None
+    assert {k["kid"] for k in keys.jwks()["keys"]} == {old.kid, rotation.new.kid}
+    assert [(k.kid, k.status) for k in store.describe()] == [
+        (old.kid, "verify-only"),
+        (rotation.new.kid, "active"),
+    ]
+    assert mode(tmp_path / "keys" / f"{rotation.new.kid}.pem") == 0o600
+    # At its retirement time the old key leaves the set: no JWKS entry, no verification.
+    clock.advance(timedelta(minutes=16))
+    keys = store.current()
+    assert keys.get(old.kid) is None
+    assert [k["kid"] for k in keys.jwks()["keys"]] == [rotation.new.kid]
+    assert [k.status for k in store.describe()] == ["retired", "active"]
+    # The next rotation deletes it, file and all.
+    third = store.rotate(None, overlap=timedelta(minutes=16))
+    assert third.deleted == (old.kid,)
+    assert not (tmp_path / "keys" / f"{old.kid}.pem").exists()
+    assert [k.kid for k in store.describe()] == [rotation.new.kid, third.new.kid]
+
+
+def test_retiring_at_once_and_never_later_than_planned(tmp_path: Path) -> None:
+    clock = FixedClock()
+    store = FileKeyStore(tmp_path / "keys", clock)
+    first = store.ensure("EdDSA").active
+    second = store.rotate(None, overlap=timedelta(0))
+    assert store.current().get(first.kid) is None  # a leaked key: gone at once
+    third = store.rotate(None, overlap=timedelta(minutes=16))
+    assert third.previous.kid == second.new.kid
+    assert store.current().get(second.new.kid) is not None
+    with pytest.raises(ValueError, match="negative"):
+        store.rotate(None, overlap=timedelta(seconds=-1))
+    with pytest.raises(ValueError, match="not kept in the key store"):
+        store.rotate("HS256", overlap=timedelta(0))
+
+
+def test_a_running_server_sees_a_rotation_after_its_check_interval(tmp_path: Path) -> None:
+    clock = FixedClock()
+    server = FileKeyStore(tmp_path / "keys", clock)  # checks once a second, on its clock
+    old = server.ensure("EdDSA").active
+    assert server.current().active.kid == old.kid
+    rotation = FileKeyStore(tmp_path / "keys", clock).rotate(None, overlap=timedelta(minutes=16))
+    assert server.current().active.kid == old.kid  # not checked yet
+    clock.advance(seconds=1)
+    current = server.current()
+    assert current.active.kid == rotation.new.kid
+    assert current.get(old.kid) is not None

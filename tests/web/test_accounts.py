@@ -236,6 +236,7 @@ async def test_login_failures_and_successes_are_audited(
         ("login.failed", "bad_password"),
         ("login.failed", "unknown_user"),
         ("login.succeeded", None),
+        ("token.issued", None),
     ]
     assert all(e.ip == "203.0.113.7" and e.request_id for e in events)
 

@@ -184,6 +184,7 @@ async def test_every_protected_idgate_route_needs_authentication(
     public = {
         "/register",
         "/login",
+        "/token/refresh",  # its credential is the refresh token in the body
         "/public",
         "/health",
         "/health/ready",

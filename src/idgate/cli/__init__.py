@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from idgate.cli import apikeys, audit, check, migrate, roles, serve, service_accounts, users
+from idgate.cli import apikeys, audit, check, keys, migrate, roles, serve, service_accounts, users
 
 app = typer.Typer(
     name="idgate",
@@ -21,6 +21,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(roles.app, name="roles")
 app.add_typer(service_accounts.app, name="service-accounts")
 app.add_typer(apikeys.app, name="apikeys")
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

@@ -57,6 +57,14 @@ class AuditEventType(StrEnum):
     IDENTITY_LINKED = "social.identity_linked"
     IDENTITY_UNLINKED = "social.identity_unlinked"
     TOKEN_ISSUED = "token.issued"  # noqa: S105 - an event name
+    KEY_ROTATED = "key.rotated"
+    TOKEN_REFRESHED = "token.refreshed"  # noqa: S105 - an event name
+    REFRESH_FAILED = "refresh.failed"
+    REFRESH_REUSE_DETECTED = "refresh.reuse_detected"
+    REFRESH_RACE_LOST = "refresh.race_lost"
+    TOKENS_REVOKED = "tokens.revoked"
+    LOGOUT = "logout"
+    LOGOUT_ALL = "logout.all"
 
 
 class Outcome(StrEnum):

@@ -5,13 +5,15 @@ The tree::
     IdgateError                    root; never raised itself
     ├── AuthenticationError        the caller could not be authenticated (HTTP 401)
     │   ├── InvalidCredentials     wrong username/password, unknown or disabled account
-    │   └── InvalidToken           missing, malformed, forged, expired or revoked token
+    │   ├── InvalidToken           missing, malformed, forged, expired or revoked token
+    │   └── InvalidGrant           a refresh token that is unknown, expired, reused or revoked
     ├── PermissionDenied           authenticated but not allowed (HTTP 403)
     │   ├── CurrentPasswordIncorrect  re-authentication for a sensitive change failed
     │   ├── CsrfRefused        a cookie-authenticated change without a valid CSRF token / origin
     │   └── ReauthenticationRequired  a sensitive action needs the password again first
     ├── InvalidInput               the request is well-formed but its values are refused (HTTP 422)
     │   ├── InvalidUsername
+    │   ├── InvalidClientId        a client_id idgate cannot bind tokens to
     │   └── WeakPassword           the password policy refused a new password
     ├── NotFound                   (HTTP 404)
     ├── Conflict                   (HTTP 409)
@@ -61,6 +63,17 @@ class InvalidToken(AuthenticationError):
     default_detail = "The access token is invalid."
 
 
+class InvalidGrant(AuthenticationError):
+    """A refresh token cannot be exchanged (RFC 6749 5.2 ``invalid_grant``).
+
+    Unknown, expired, revoked, already used or presented by another client: the caller must
+    authenticate again.
+    """
+
+    code = "invalid_grant"
+    default_detail = "The refresh token is invalid, expired or revoked."
+
+
 class PermissionDenied(IdgateError):
     code = "permission_denied"
     default_detail = "You are not allowed to do this."
@@ -98,6 +111,13 @@ class InvalidInput(IdgateError):
 class InvalidUsername(InvalidInput):
     code = "invalid_username"
     default_detail = "The username is not valid."
+
+
+class InvalidClientId(InvalidInput):
+    code = "invalid_client_id"
+    default_detail = (
+        "client_id must be 1 to 128 characters: letters, digits and '.', '_', ':', '-'."
+    )
 
 
 class WeakPassword(InvalidInput):

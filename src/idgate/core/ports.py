@@ -17,6 +17,7 @@ from idgate.core.apikeys import ApiKey, ApiKeyRecord, ServiceAccount
 from idgate.core.audit import AuditEvent
 from idgate.core.models import User
 from idgate.core.rbac import Role
+from idgate.core.tokens.refresh import LiveAccessToken, RefreshFamily, RefreshToken
 
 if TYPE_CHECKING:
     from idgate.core.federation import FederatedIdentity, PendingAuthorization
@@ -283,6 +284,80 @@ class PendingAuthorizationRepository(Protocol):
         ...
 
 
+class RefreshTokenRepository(Protocol):
+    """Refresh-token families and their tokens (``core.tokens.refresh``), looked up by hash."""
+
+    async def add_family(self, family: RefreshFamily) -> None:
+        """Stage a new family."""
+        ...
+
+    async def add(self, token: RefreshToken) -> None:
+        """Stage a new token of an existing family."""
+        ...
+
+    async def find(self, token_hash: str) -> tuple[RefreshToken, RefreshFamily] | None:
+        """Return the token stored under ``token_hash`` with its family, or None."""
+        ...
+
+    async def get_family(self, family_id: uuid.UUID) -> RefreshFamily | None:
+        """Return the family with this id, or None."""
+        ...
+
+    async def mark_used(self, token_id: uuid.UUID, at: datetime) -> bool:
+        """Mark the token used if, and only if, it is still unused; return whether it was.
+
+        This is the atomic compare-and-set of rotation (RT-04): of any number of concurrent
+        callers for one token, exactly one gets True.
+        """
+        ...
+
+    async def touch_family(self, family_id: uuid.UUID, at: datetime) -> bool:
+        """Record a use of a family that is not revoked; return False if it is revoked.
+
+        Implementations lock the family row, so a rotation and a revocation of one family are
+        serialised and a revocation sees every access token the rotation issued.
+        """
+        ...
+
+    async def revoke_family(self, family_id: uuid.UUID, at: datetime, reason: str) -> bool:
+        """Revoke the family unless it already is; return whether this call revoked it."""
+        ...
+
+    async def revoke_families_of(
+        self, user_id: uuid.UUID, at: datetime, reason: str
+    ) -> Sequence[uuid.UUID]:
+        """Revoke every live family of the user; return the ids of those this call revoked."""
+        ...
+
+    async def live_access_tokens(
+        self, family_ids: Sequence[uuid.UUID], now: datetime
+    ) -> Sequence[LiveAccessToken]:
+        """Return the access tokens issued with these families that have not expired at ``now``."""
+        ...
+
+    async def purge_expired(self, user_id: uuid.UUID, now: datetime) -> int:
+        """Delete the user's families (and their tokens) past their absolute expiry."""
+        ...
+
+
+class RevocationList(Protocol):
+    """The access-token deny-list: ``(issuer, jti)`` pairs kept until the token's expiry.
+
+    Entries are keyed on the issuer and the ``jti`` claim, never on the token or its hash (a JWT
+    can be re-encoded without changing its meaning: SECURITY.md JW-10). Implementations that
+    cannot answer must raise :class:`~idgate.core.errors.Unavailable`, never return False: a
+    deny-list that fails open revokes nothing.
+    """
+
+    async def revoke(self, issuer: str, tokens: Sequence[LiveAccessToken]) -> None:
+        """Deny every token in ``tokens`` until its ``expires_at``."""
+        ...
+
+    async def is_revoked(self, issuer: str, jti: str) -> bool:
+        """Return whether the token ``jti`` of ``issuer`` is on the deny-list."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: the repositories inside it and the one ``commit`` that ends it.
 
@@ -316,6 +391,12 @@ class UnitOfWork(Protocol):
 
     @property
     def pending_authorizations(self) -> PendingAuthorizationRepository: ...
+
+    @property
+    def refresh_tokens(self) -> RefreshTokenRepository: ...
+
+    @property
+    def revocations(self) -> RevocationList: ...
 
     async def commit(self) -> None:
         """Make every staged change durable, then publish the audit events."""

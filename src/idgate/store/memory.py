@@ -25,6 +25,7 @@ from idgate.core.federation import (
 from idgate.core.models import User
 from idgate.core.rbac import BUILTIN_ROLES, Role
 from idgate.core.sessions import BrowserSession
+from idgate.core.tokens.refresh import LiveAccessToken, RefreshFamily, RefreshToken
 
 
 @dataclass
@@ -43,6 +44,9 @@ class MemoryStore:
     sessions: dict[str, tuple[BrowserSession, datetime]] = field(default_factory=dict)
     identities: dict[uuid.UUID, FederatedIdentity] = field(default_factory=dict)
     pending: dict[str, PendingAuthorization] = field(default_factory=dict)
+    families: dict[uuid.UUID, RefreshFamily] = field(default_factory=dict)
+    refresh_tokens: dict[uuid.UUID, RefreshToken] = field(default_factory=dict)
+    revoked: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
 
 class MemoryUserRepository:
@@ -376,6 +380,87 @@ class MemoryPendingAuthorizationRepository:
         return len(dead)
 
 
+class MemoryRefreshTokenRepository:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def add_family(self, family: RefreshFamily) -> None:
+        self._store.families[family.id] = replace(family)
+
+    async def add(self, token: RefreshToken) -> None:
+        self._store.refresh_tokens[token.id] = replace(token)
+
+    async def find(self, token_hash: str) -> tuple[RefreshToken, RefreshFamily] | None:
+        for token in self._store.refresh_tokens.values():
+            if token.token_hash == token_hash:
+                return replace(token), replace(self._store.families[token.family_id])
+        return None
+
+    async def get_family(self, family_id: uuid.UUID) -> RefreshFamily | None:
+        family = self._store.families.get(family_id)
+        return replace(family) if family else None
+
+    async def mark_used(self, token_id: uuid.UUID, at: datetime) -> bool:
+        token = self._store.refresh_tokens.get(token_id)
+        if token is None or token.used_at is not None:
+            return False
+        token.used_at = at
+        return True
+
+    async def touch_family(self, family_id: uuid.UUID, at: datetime) -> bool:
+        family = self._store.families.get(family_id)
+        if family is None or family.revoked_at is not None:
+            return False
+        family.last_used_at = at
+        return True
+
+    async def revoke_family(self, family_id: uuid.UUID, at: datetime, reason: str) -> bool:
+        family = self._store.families.get(family_id)
+        if family is None or family.revoked_at is not None:
+            return False
+        family.revoked_at, family.revoked_reason = at, reason
+        return True
+
+    async def revoke_families_of(
+        self, user_id: uuid.UUID, at: datetime, reason: str
+    ) -> Sequence[uuid.UUID]:
+        ids = sorted(f.id for f in self._store.families.values() if f.user_id == user_id)
+        return [fid for fid in ids if await self.revoke_family(fid, at, reason)]
+
+    async def live_access_tokens(
+        self, family_ids: Sequence[uuid.UUID], now: datetime
+    ) -> Sequence[LiveAccessToken]:
+        return [
+            LiveAccessToken(t.access_jti, t.access_expires_at)
+            for t in self._store.refresh_tokens.values()
+            if t.family_id in family_ids and t.access_expires_at > now
+        ]
+
+    async def purge_expired(self, user_id: uuid.UUID, now: datetime) -> int:
+        expired = {
+            f.id
+            for f in self._store.families.values()
+            if f.user_id == user_id and f.expires_at <= now
+        }
+        for fid in expired:
+            del self._store.families[fid]
+        for tid in [t.id for t in self._store.refresh_tokens.values() if t.family_id in expired]:
+            del self._store.refresh_tokens[tid]
+        return len(expired)
+
+
+class MemoryRevocationList:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def revoke(self, issuer: str, tokens: Sequence[LiveAccessToken]) -> None:
+        for token in tokens:
+            self._store.revoked[(issuer, token.jti)] = token.expires_at
+
+    async def is_revoked(self, issuer: str, jti: str) -> bool:
+        return (issuer, jti) in self._store.revoked
+
+
 class MemoryUnitOfWork:
     """Implements :class:`idgate.core.ports.UnitOfWork` over a :class:`MemoryStore`."""
 
@@ -394,6 +479,8 @@ class MemoryUnitOfWork:
         self._sessions = MemorySessionRepository(self._work)
         self._identities = MemoryFederatedIdentityRepository(self._work)
         self._pending = MemoryPendingAuthorizationRepository(self._work)
+        self._refresh_tokens = MemoryRefreshTokenRepository(self._work)
+        self._revocations = MemoryRevocationList(self._work)
 
     @property
     def users(self) -> MemoryUserRepository:
@@ -427,6 +514,14 @@ class MemoryUnitOfWork:
     def pending_authorizations(self) -> MemoryPendingAuthorizationRepository:
         return self._pending
 
+    @property
+    def refresh_tokens(self) -> MemoryRefreshTokenRepository:
+        return self._refresh_tokens
+
+    @property
+    def revocations(self) -> MemoryRevocationList:
+        return self._revocations
+
     async def __aenter__(self) -> Self:
         self._work = copy.deepcopy(self.store)
         self._bind()
@@ -455,6 +550,8 @@ class MemoryUnitOfWork:
             "identities",
             "pending",
         ):
+            setattr(self.store, name, copy.deepcopy(getattr(self._work, name)))
+        for name in ("families", "refresh_tokens", "revoked"):
             setattr(self.store, name, copy.deepcopy(getattr(self._work, name)))
         self.commits += 1
 

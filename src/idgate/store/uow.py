@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from idgate.core.clock import Clock
 from idgate.core.errors import IdgateError
-from idgate.core.ports import UnitOfWork
+from idgate.core.ports import RevocationList, UnitOfWork
 from idgate.store.repositories.apikeys import SqlApiKeyRepository, SqlServiceAccountRepository
 from idgate.store.repositories.audit import SqlAuditRepository
 from idgate.store.repositories.federation import (
@@ -19,7 +19,9 @@ from idgate.store.repositories.federation import (
     SqlPendingAuthorizationRepository,
 )
 from idgate.store.repositories.sessions import SqlSessionRepository
+from idgate.store.repositories.tokens import SqlRefreshTokenRepository
 from idgate.store.repositories.users import SqlRoleRepository, SqlUserRepository
+from idgate.store.revocations import SqlRevocationList
 
 audit_log = logging.getLogger("idgate.audit")
 T = TypeVar("T")
@@ -36,10 +38,20 @@ class SqlUnitOfWork:
     sessions: SqlSessionRepository
     federated_identities: SqlFederatedIdentityRepository
     pending_authorizations: SqlPendingAuthorizationRepository
+    refresh_tokens: SqlRefreshTokenRepository
+    revocations: RevocationList
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        *,
+        revocations: Callable[[], RevocationList] | None = None,
+    ) -> None:
+        """``revocations``: where the deny-list lives; default: this database, in this unit."""
         self._sessions = sessions
         self._clock = clock
+        self._revocations = revocations
         self._session: AsyncSession | None = None
 
     @property
@@ -58,6 +70,10 @@ class SqlUnitOfWork:
         self.sessions = SqlSessionRepository(session)
         self.federated_identities = SqlFederatedIdentityRepository(session)
         self.pending_authorizations = SqlPendingAuthorizationRepository(session)
+        self.refresh_tokens = SqlRefreshTokenRepository(session)
+        self.revocations = (
+            self._revocations() if self._revocations else SqlRevocationList(session, self._clock)
+        )
         return self
 
     async def __aexit__(

@@ -81,6 +81,7 @@ class BearerAuthenticator:
             raise InvalidToken("The account behind this access token is not active.")
         if user.issued_before_revocation(claims.issued_at):
             raise InvalidToken("The access token has been revoked.")
+        await services.tokens.check_not_revoked(uow, claims)  # the jti deny-list (JW-10)
         return Principal(
             subject=str(user.id),
             kind="user",

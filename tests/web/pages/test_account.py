@@ -143,7 +143,12 @@ async def test_changing_the_password_keeps_this_session_and_ends_the_others(
     visitor.use_cookie(before)
     assert (await visitor.client.get("/profile")).status_code == 401
     types = await audit_types(https_app)
-    assert types[-3:] == ["password.changed", "session.destroyed", "session.rotated"]
+    assert types[-4:] == [
+        "password.changed",
+        "tokens.revoked",  # the account's refresh-token sessions and access tokens
+        "session.destroyed",
+        "session.rotated",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Dialog,
     Page,
+    expect,
     sync_playwright,
 )
 
@@ -165,7 +166,7 @@ def test_register_login_change_password_logout(browser: Browser, server: str, sh
     sign_in(page, server, "alice", GOOD_PASSWORD)
     assert page.url == f"{server}/account"
     assert page.inner_text("dd.username") == "alice"
-    assert page.locator("li.session").count() == 1
+    expect(page.locator("li.session")).to_have_count(1)  # waits for the page to load
     assert "This browser" in page.inner_text("li.session")
 
     cookie = session_cookie(context)
@@ -183,7 +184,7 @@ def test_register_login_change_password_logout(browser: Browser, server: str, sh
     sign_in(other_page, server, "alice", GOOD_PASSWORD)
     assert other_page.url == f"{server}/account"
     page.reload()
-    assert page.locator("li.session").count() == 2
+    expect(page.locator("li.session")).to_have_count(2)  # waits for the page to load
 
     page.click("text=Change password")
     assert page.url == f"{server}/account/password"
@@ -201,7 +202,7 @@ def test_register_login_change_password_logout(browser: Browser, server: str, sh
     assert page.url == f"{server}/account?done=password_changed"
     rotated = session_cookie(context)["value"]
     assert rotated != cookie["value"]  # rotated at the privilege change
-    assert page.locator("li.session").count() == 1
+    expect(page.locator("li.session")).to_have_count(1)  # waits for the page to load
 
     other_page.goto(f"{server}/account")  # the other browser's session is dead (SS-07)
     assert other_page.url.startswith(f"{server}/account/login")

@@ -61,6 +61,18 @@ class AccessClaims:
     roles: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def session_id(self) -> str | None:
+        """The ``sid`` claim: the refresh-token family this token was issued with, if any."""
+        sid = self.extra.get("sid")
+        return sid if isinstance(sid, str) else None
+
+    @property
+    def client_id(self) -> str | None:
+        """The ``client_id`` claim (RFC 9068 2.2): the client the token was issued to."""
+        client = self.extra.get("client_id")
+        return client if isinstance(client, str) else None
+
 
 class AccessTokens:
     """Issues and verifies access tokens for one issuer and audience."""

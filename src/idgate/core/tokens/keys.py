@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, TypeAlias
 
 from cryptography.hazmat.primitives import serialization
@@ -29,6 +29,20 @@ PrivateKey: TypeAlias = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey |
 
 #: RSA keys are generated at 3072 bits (128-bit strength; ASVS 11.2.3, SECURITY.md JW-09).
 RSA_BITS = 3072
+
+
+#: Extra verification time after a rotation, beyond the access-token lifetime and leeway: it
+#: covers running servers that sign with the old key until they notice the new manifest (they
+#: look once a second) and small clock differences between instances.
+ROTATION_MARGIN = timedelta(seconds=60)
+
+
+def rotation_overlap(access_token_ttl: timedelta, leeway: timedelta) -> timedelta:
+    """Return how long a replaced key must keep verifying: until the last token it signed is dead.
+
+    HD-08, SECURITY.md section 3: rotate with an overlap at least the longest token lifetime.
+    """
+    return access_token_ttl + leeway + ROTATION_MARGIN
 
 
 @dataclass(frozen=True)
@@ -160,6 +174,29 @@ class KeySet:
     @property
     def keys(self) -> Mapping[str, SigningKey]:
         return dict(self._keys)
+
+    def usable_at(self, now: datetime) -> KeySet:
+        """Return this set without the keys retired at ``now`` (the active key always stays).
+
+        A retired key neither verifies nor appears in the JWKS: every token it signed has expired.
+        """
+        kept = [
+            key
+            for key in self._keys.values()
+            if key is self.active or key.retire_at is None or key.retire_at > now
+        ]
+        if len(kept) == len(self._keys):
+            return self
+        return KeySet(kept, self.active.kid)
+
+    def next_retirement(self, now: datetime) -> datetime | None:
+        """Return the earliest retirement still to come after ``now``, if any."""
+        moments = [
+            key.retire_at
+            for key in self._keys.values()
+            if key is not self.active and key.retire_at is not None and key.retire_at > now
+        ]
+        return min(moments, default=None)
 
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         """Return the public JWK Set (RFC 7517 section 5); symmetric keys are never published."""

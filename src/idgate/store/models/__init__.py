@@ -7,6 +7,7 @@ from idgate.store.models.audit import AuditRow
 from idgate.store.models.base import Base
 from idgate.store.models.federation import FederatedIdentityRow, PendingAuthorizationRow
 from idgate.store.models.sessions import BrowserSessionRow
+from idgate.store.models.tokens import RefreshFamilyRow, RefreshTokenRow, RevokedTokenRow
 from idgate.store.models.users import RolePermissionRow, RoleRow, UserRoleRow, UserRow
 
 __all__ = [
@@ -16,6 +17,9 @@ __all__ = [
     "BrowserSessionRow",
     "FederatedIdentityRow",
     "PendingAuthorizationRow",
+    "RefreshFamilyRow",
+    "RefreshTokenRow",
+    "RevokedTokenRow",
     "RolePermissionRow",
     "RoleRow",
     "ServiceAccountRow",

@@ -129,6 +129,8 @@ def build_router() -> APIRouter:
                 },
                 status_code=status,
             )
+        # Every refresh-token session and access token of the account ends too (SS-07).
+        await services.tokens.revoke_user(uow, user, origin, reason="password_changed")
         issued = await services.sessions.after_password_change(uow, user, session, origin)
         response = _see_other("/account?done=password_changed")
         set_session_cookie(response, issued)

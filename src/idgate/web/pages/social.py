@@ -27,7 +27,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from idgate.core.audit import AuditEvent, AuditEventType
 from idgate.core.errors import NotFound
 from idgate.core.federation import (
     ProviderUnavailable,
@@ -37,7 +36,6 @@ from idgate.core.federation import (
 )
 from idgate.core.models import RequestOrigin
 from idgate.core.ports import UnitOfWork
-from idgate.core.rbac import user_token_claims
 from idgate.core.sessions import BrowserSession
 from idgate.oauth.client import SocialProvider
 from idgate.services import Services
@@ -228,28 +226,21 @@ def build_router() -> APIRouter:
         origin: OriginDep,
         _limited: None = rate_limit("account_token", per_user=True),
     ) -> Response:
-        """Issue an access token for the signed-in account and show it once."""
+        """Issue a token pair for the signed-in account, as a password login would, and show it
+        once: an access token and a refresh token of a new token session (revocable with
+        ``POST /logout`` and by every revocation of the account, audited as ``token.issued``)."""
         user = signed_in.user
-        claims = await user_token_claims(uow, user)
-        issued = services.access_tokens.issue(str(user.id), roles=user.roles, extra=claims)
-        await uow.audit.add(
-            AuditEvent.create(
-                AuditEventType.TOKEN_ISSUED,
-                services.clock.now(),
-                origin,
-                actor_id=user.id,
-                subject_id=user.id,
-                details={"via": "account_page", "expires_in": issued.expires_in},
-            )
-        )
+        pair = await services.tokens.issue(uow, user, origin)
         return render(
             request,
             "token.html",
             {
                 "user": user,
                 "csrf_token": signed_in.session.csrf_token,
-                "access_token": issued.token,
-                "expires_in": issued.expires_in,
+                "access_token": pair.access.token,
+                "expires_in": pair.access.expires_in,
+                "refresh_token": pair.refresh_token,
+                "refresh_expires_in_days": max(1, pair.refresh_expires_in // 86400),
                 "issuer": services.settings.issuer,
             },
         )

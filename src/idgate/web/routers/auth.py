@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from idgate.core.rbac import user_token_claims
 from idgate.core.usernames import canonical_username
 from idgate.web.dependencies import OriginDep, ServicesDep, UowDep, require_json
 from idgate.web.devices import device_cookie, set_device_cookie
@@ -59,8 +58,9 @@ def build_router() -> APIRouter:
         uow: UowDep,
         origin: OriginDep,
     ) -> LoginResponse:
-        """Exchange a username and password for a bearer access token.
+        """Exchange a username and password for a bearer access token and a refresh token.
 
+        ``client_id`` (optional, default ``idgate``) names the client the pair is bound to.
         The answer also carries a device token (in the body, and as a cookie for browsers):
         presented on later logins to the same account, it keeps this client from being
         throttled by failed attempts made elsewhere.
@@ -71,13 +71,9 @@ def build_router() -> APIRouter:
         user = await services.users.authenticate(
             uow, body.username, body.password, origin, device_token=device_token
         )
-        # Resource servers decide offline from the permissions in the token (docs/authorization.md).
-        claims = await user_token_claims(uow, user)
-        issued = services.access_tokens.issue(str(user.id), roles=user.roles, extra=claims)
+        pair = await services.tokens.issue(uow, user, origin, client_id=body.client_id)
         device = services.devices.issue(user.id)
         set_device_cookie(response, device)
-        return LoginResponse(
-            access_token=issued.token, expires_in=issued.expires_in, device_token=device.token
-        )
+        return LoginResponse.of(pair, device_token=device.token)
 
     return router

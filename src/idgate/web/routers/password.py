@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 
-from idgate.web.dependencies import CurrentUser, OriginDep, ServicesDep, UowDep, require_json
+from idgate.web.dependencies import (
+    CurrentUser,
+    OriginDep,
+    PrincipalDep,
+    ServicesDep,
+    UowDep,
+    require_json,
+)
 from idgate.web.ratelimit import rate_limit
-from idgate.web.schemas import PasswordChange
+from idgate.web.schemas import PasswordChange, TokenPairResponse
+from idgate.web.sessions import current_session, set_session_cookie
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or invalid access token"},
@@ -23,26 +31,44 @@ def build_router() -> APIRouter:
 
     @router.post(
         "/password/change",
-        status_code=204,
+        response_model=TokenPairResponse | None,
         name="change_password",
-        responses=_ERRORS,
+        responses={
+            **_ERRORS,
+            204: {"description": "Changed, for a browser session: it continues under a new id"},
+        },
         dependencies=[rate_limit("password_change", per_user=True)],
     )
     async def change_password(
         body: PasswordChange,
+        request: Request,
+        response: Response,
+        principal: PrincipalDep,
         user: CurrentUser,
         services: ServicesDep,
         uow: UowDep,
         origin: OriginDep,
-    ) -> None:
+    ) -> TokenPairResponse | None:
         """Set a new password, confirming the current one.
 
-        Every token and session of the account issued before the change stops working at once,
-        including the access token used for this request: log in again with the new password.
+        Every other session of the account ends at once: its refresh tokens, browser sessions,
+        and every access token issued before the change, including the one used for this request
+        (SS-07). A bearer caller gets a fresh token pair for its client; a browser session
+        continues under a new id (204).
         """
         await services.users.change_password(
             uow, user, body.current_password, body.new_password, origin
         )
-        # Returning nothing lets FastAPI keep the RateLimit-* headers of the dependency.
+        await services.tokens.revoke_user(uow, user, origin, reason="password_changed")
+        session = current_session(request) if principal.method == "session" else None
+        # A model or None (not a Response) lets FastAPI keep the dependency's RateLimit-* headers.
+        if session is not None:
+            issued = await services.sessions.after_password_change(uow, user, session, origin)
+            set_session_cookie(response, issued)
+            response.status_code = 204
+            return None
+        client_id = principal.claims.client_id if principal.claims else None
+        pair = await services.tokens.issue(uow, user, origin, client_id=client_id)
+        return TokenPairResponse.of(pair)
 
     return router

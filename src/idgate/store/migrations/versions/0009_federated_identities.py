@@ -1,7 +1,7 @@
 """federated identities and pending authorizations
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0003
 Create Date: 2026-11-29
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import idgate.store.models.base
 
 revision: str = "0009"
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
