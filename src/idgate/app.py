@@ -18,6 +18,7 @@ from idgate.core.admin import AdminService
 from idgate.core.clock import Clock, SystemClock
 from idgate.core.devices import DeviceTokens
 from idgate.core.federation import FederationService
+from idgate.core.introspection import TokenIntrospection
 from idgate.core.passwords.hashers import (
     Argon2idHasher,
     BcryptHasher,
@@ -62,6 +63,7 @@ from idgate.web.routers import (
     admin_users,
     auth,
     health,
+    introspection,
     password,
     profile,
     service_accounts,
@@ -213,6 +215,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             await redis.aclose()
 
     login_guard = build_login_guard(settings, clock, redis)
+    token_service = TokenService(access_tokens, refresh_policy, clock)
+    service_accounts = ServiceAccountService(clock, default_ttl=settings.api_key_default_ttl)
     return Services(
         settings=settings,
         clock=clock,
@@ -240,7 +244,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ping_database=ping_database,
         redis=redis,
         redis_keys=redis_keys,
-        tokens=TokenService(access_tokens, refresh_policy, clock),
+        tokens=token_service,
         close=close,
         rate_limits=rate_limits,
         devices=devices,
@@ -250,11 +254,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                 hashers, pool, clock, max_length=settings.password_max_length, guard=login_guard
             ),
         ),
-        service_accounts=ServiceAccountService(clock, default_ttl=settings.api_key_default_ttl),
+        service_accounts=service_accounts,
         federation=FederationService(
             clock, link_verified_email=settings.social_link_verified_email
         ),
         social=build_registry(settings, clock),
+        introspection=TokenIntrospection(token_service, service_accounts),
     )
 
 
@@ -299,7 +304,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         parse_networks(settings.trusted_proxies)
     )
     install_error_handlers(app)
-    for module in (auth, profile, password, tokens, wellknown, health):
+    for module in (auth, profile, password, tokens, wellknown, health, introspection):
         app.include_router(module.build_router())
     for module in (admin_users, admin_roles, service_accounts):
         app.include_router(module.build_router())

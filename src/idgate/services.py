@@ -15,6 +15,7 @@ from idgate.core.admin import AdminService
 from idgate.core.clock import Clock
 from idgate.core.devices import DeviceTokens
 from idgate.core.federation import FederationService
+from idgate.core.introspection import TokenIntrospection
 from idgate.core.passwords.pool import HashingPool
 from idgate.core.ports import UnitOfWork
 from idgate.core.ratelimit import RateLimits
@@ -57,3 +58,5 @@ class Services:
     social: ProviderRegistry
     #: Token pairs: refresh-token rotation, logout and revocation.
     tokens: TokenService
+    #: RFC 7662 answers about access tokens and API keys, for resource servers.
+    introspection: TokenIntrospection

@@ -49,6 +49,9 @@ DEFAULT_LIMITS: dict[str, str] = {
     "social_login.global": "1200/minute",
     "account_token.ip": "30/minute",
     "account_token.account": "10/minute",
+    # POST /introspect, per client address and per calling service (SECURITY.md OP-15).
+    "introspect.ip": "1200/minute",
+    "introspect.account": "1200/minute",
 }
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}

@@ -7,7 +7,6 @@ weaker method after a failed one.
 
 from __future__ import annotations
 
-import uuid
 from typing import Protocol
 
 from fastapi import Request
@@ -71,17 +70,7 @@ class BearerAuthenticator:
         token = bearer_token(request)
         if token is None:
             raise AuthenticationError("Not authenticated: use an 'Authorization: Bearer' header.")
-        claims = services.access_tokens.verify(token)
-        try:
-            user_id = uuid.UUID(claims.subject)
-        except ValueError:
-            raise InvalidToken("The access token's subject is unknown.") from None
-        user = await uow.users.get(user_id)
-        if user is None or user.disabled:
-            raise InvalidToken("The account behind this access token is not active.")
-        if user.issued_before_revocation(claims.issued_at):
-            raise InvalidToken("The access token has been revoked.")
-        await services.tokens.check_not_revoked(uow, claims)  # the jti deny-list (JW-10)
+        claims, user = await services.tokens.authenticate(uow, token)
         return Principal(
             subject=str(user.id),
             kind="user",
