@@ -60,9 +60,7 @@ class TokenIntrospection:
         self._tokens = tokens
         self._service_accounts = service_accounts
 
-    async def introspect(
-        self, uow: UnitOfWork, token: str, origin: RequestOrigin
-    ) -> Introspection:
+    async def introspect(self, uow: UnitOfWork, token: str, origin: RequestOrigin) -> Introspection:
         """Describe ``token`` if it is an active access token or API key, else :data:`INACTIVE`.
 
         The ``token_type_hint`` of a request changes nothing: an API key is recognised by its

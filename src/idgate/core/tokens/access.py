@@ -39,6 +39,7 @@ __all__ = [
     "IssuedToken",
 ]
 
+
 @dataclass(frozen=True)
 class IssuedToken:
     """A freshly signed access token and what the server needs to remember about it."""
