@@ -12,7 +12,7 @@ CHROMIUM ?= /usr/bin/chromium
 # npm's oidc-provider, the OpenID Connect provider of the social-login tests (Node.js >= 20).
 PEERS  := tests/oauth/peers
 
-.PHONY: run test lint format lock clean help chromium screenshots peers
+.PHONY: run test lint format lock clean help chromium screenshots peers example
 
 help:
 	@echo "make run    create .venv, install, migrate, serve idgate on http://127.0.0.1:8000"
@@ -20,6 +20,7 @@ help:
 	@echo "make lint   ruff, mypy --strict and the layering contracts"
 	@echo "make lock   re-resolve constraints.txt from pyproject.toml"
 	@echo "make screenshots  photograph the pages into docs/screenshots/"
+	@echo "make example  idgate and the posts example API side by side (examples/posts)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("idgate needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
@@ -37,6 +38,10 @@ $(VENV)/.dev: $(BIN)/python pyproject.toml $(LOCK)
 run: $(VENV)/.run
 	$(BIN)/idgate migrate
 	$(BIN)/idgate serve
+
+# idgate on :8000 and the posts API of examples/posts on :8001; ARGS="--idgate-port 9000 ...".
+example: $(VENV)/.run
+	$(BIN)/python examples/posts/run.py $(ARGS)
 
 test: $(VENV)/.dev chromium peers
 	$(BIN)/pytest -n auto

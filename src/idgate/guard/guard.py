@@ -286,8 +286,16 @@ class Guard:
 
         The ``Authorization: Bearer`` header decides when present, else ``X-API-Key``; nothing
         is read from the query string, a form or a cookie (JW-11, AK-03). A credential that fails
-        raises; there is no falling back to another one. The result is kept for the request.
+        raises :class:`GuardRefusal` (401, or 503 when idgate cannot be asked); there is no
+        falling back to another credential. The result is kept for the rest of the request.
         """
+        try:
+            return await self._authenticate(request, check_revocation)
+        except IdgateError as exc:
+            log.debug("request refused: %s", exc.code)
+            raise refusal(exc, self.realm) from None
+
+    async def _authenticate(self, request: Request, check_revocation: bool) -> Principal | None:
         state: dict[str, Any] | None = getattr(request.state, _STATE, None)
         if state is None:
             state = {}
@@ -360,10 +368,7 @@ class Guard:
             _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER_DOC)] = None,
             _key: Annotated[str | None, Depends(_API_KEY_DOC)] = None,
         ) -> Principal | None:
-            try:
-                return await self.authenticate(request, check_revocation=check_revocation)
-            except IdgateError as exc:
-                raise refusal(exc, self.realm) from None
+            return await self.authenticate(request, check_revocation=check_revocation)
 
         return dependency
 
@@ -408,16 +413,13 @@ class Guard:
     # --- internals -----------------------------------------------------------------------
 
     async def _authenticate_or_refuse(self, request: Request, check_revocation: bool) -> Principal:
-        try:
-            principal = await self.authenticate(request, check_revocation=check_revocation)
-            if principal is None:
-                raise AuthenticationError(
-                    "Not authenticated: send an 'Authorization: Bearer' access token "
-                    "or an X-API-Key header."
-                )
-        except IdgateError as exc:
-            log.debug("request refused: %s", exc.code)
-            raise refusal(exc, self.realm) from None
+        principal = await self.authenticate(request, check_revocation=check_revocation)
+        if principal is None:
+            missing = AuthenticationError(
+                "Not authenticated: send an 'Authorization: Bearer' access token "
+                "or an X-API-Key header."
+            )
+            raise refusal(missing, self.realm)
         return principal
 
     def _introspector(self) -> Introspector:
