@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 
-from idgate.guard import Guard, GuardRefusal, Principal
+from idgate.guard import Guard, GuardRefusal, Principal, install_error_handler
 from tests.guard.conftest import GuardFactory
 from tests.web.authz_helpers import login, make_role, make_user
 
@@ -120,3 +120,17 @@ async def test_refusals_render_in_any_fastapi_app(
         r = await api.get("/admin", headers=alice)
         assert r.status_code == 403 and r.json() == {"detail": "You need the 'admin' role."}
         assert (await api.get("/admin", headers=root)).status_code == 200
+
+
+async def test_the_guard_closes_with_the_app() -> None:
+    guard = Guard("https://id.example.com", "idgate")
+    api = FastAPI(lifespan=guard.lifespan)
+    install_error_handler(api)
+    async with api.router.lifespan_context(api):
+        assert not guard._client.is_closed
+    assert guard._client.is_closed
+    # A client passed in belongs to the caller: the guard leaves it open.
+    async with httpx.AsyncClient() as own:
+        lent = Guard("https://id.example.com", "idgate", http_client=own)
+        await lent.aclose()
+        assert not own.is_closed
