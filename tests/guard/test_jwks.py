@@ -22,7 +22,14 @@ from idgate.core.tokens.keys import new_signing_key, public_jwk_members
 from idgate.guard import Guard
 from idgate.guard.fetch import check_url
 from idgate.guard.jwks import cache_lifetime, parse_jwk, parse_jwks
-from tests.guard.conftest import API, ISSUER, GuardFactory, IdgateLink, protected_api
+from tests.guard.conftest import (
+    API,
+    ISSUER,
+    GuardFactory,
+    IdgateLink,
+    introspection_key,
+    protected_api,
+)
 from tests.web.authz_helpers import bearer, login, make_user
 
 DISCOVERY = "/.well-known/openid-configuration"
@@ -227,14 +234,21 @@ async def test_a_discovery_document_of_another_issuer_is_refused(
     assert link.jwks_fetches == 0
 
 
-async def test_a_configured_jwks_uri_needs_no_discovery(
-    make_guard: GuardFactory, alice: dict[str, str], link: IdgateLink
+async def test_configured_urls_need_no_discovery(
+    app: FastAPI, make_guard: GuardFactory, alice: dict[str, str], link: IdgateLink
 ) -> None:
-    guard = make_guard(
-        jwks_uri=f"{ISSUER}/.well-known/jwks.json", introspection_endpoint=f"{ISSUER}/introspect"
-    )
+    guard = make_guard(jwks_uri=f"{ISSUER}/.well-known/jwks.json")
     assert (await me(guard, alice)).status_code == 200
     assert link.requests == {"/.well-known/jwks.json": 1}
+    # The introspection endpoint too: API keys need no discovery either.
+    key = await introspection_key(app)
+    guard = make_guard(
+        api_key=key,
+        jwks_uri=f"{ISSUER}/.well-known/jwks.json",
+        introspection_endpoint=f"{ISSUER}/introspect",
+    )
+    assert (await me(guard, {"X-API-Key": key})).status_code == 200
+    assert link.requests == {"/.well-known/jwks.json": 1, "/introspect": 1}
 
 
 @pytest.mark.parametrize(

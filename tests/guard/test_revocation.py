@@ -9,10 +9,15 @@ from datetime import timedelta
 
 import httpx
 import jwt
+import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
+from idgate.app import create_app
+from idgate.config import Settings
 from idgate.core.clock import FixedClock
-from tests.guard.conftest import IdgateLink
+from idgate.guard import Guard
+from tests.guard.conftest import API, ISSUER, IdgateLink, introspection_key, protected_api
 from tests.helpers import GOOD_PASSWORD
 from tests.web.authz_helpers import login, make_role, make_user, services_of, set_role
 
@@ -120,3 +125,35 @@ async def test_one_call_per_token_per_cache_period(
         await api.get("/fresh", headers={"Authorization": "Bearer forged.token.x"})
     ).status_code == 401
     assert link.introspections == 2
+
+
+@pytest.mark.redis
+async def test_logout_with_the_deny_list_in_redis(
+    settings: Settings, clock: FixedClock, redis_url: str, redis_prefix: str
+) -> None:
+    overrides = {"redis_url": SecretStr(redis_url), "redis_prefix": redis_prefix}
+    idgate = create_app(settings.model_copy(update=overrides), clock=clock)
+    async with idgate.router.lifespan_context(idgate):
+        assert services_of(idgate).settings.resolved_revocation_store == "redis"
+        guard = Guard(
+            ISSUER,
+            "idgate",
+            api_key=await introspection_key(idgate),
+            transport=IdgateLink(idgate),
+            clock=clock,
+            allow_http=True,
+        )
+        async with (
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=idgate), base_url=ISSUER) as client,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=protected_api(guard)), base_url=API
+            ) as api,
+        ):
+            await make_user(idgate, "alice")
+            alice = await login(client, "alice")
+            assert (await api.get("/fresh", headers=alice)).status_code == 200
+            assert (await client.post("/logout", headers=alice)).status_code == 204
+            clock.advance(seconds=1)
+            assert (await api.get("/fresh", headers=alice)).status_code == 401
+            assert (await api.get("/me", headers=alice)).status_code == 200
+        await guard.aclose()

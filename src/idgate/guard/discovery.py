@@ -1,10 +1,11 @@
 """Where idgate's JWKS and introspection endpoint are: configured, discovered, or the defaults.
 
-The guard looks for ``{issuer}/.well-known/openid-configuration`` (OpenID Connect Discovery 1.0,
-RFC 8414) unless both URLs were configured. A document that names another issuer is refused
-(OpenID Connect Discovery 4.3): it is not idgate's. Without a document (404) the guard uses
-idgate's own paths, ``{issuer}/.well-known/jwks.json`` and ``{issuer}/introspect``. The answer is
-kept for the guard's lifetime once found; a failure is retried on the next need.
+When the guard needs a URL that was not configured, it looks for
+``{issuer}/.well-known/openid-configuration`` (OpenID Connect Discovery 1.0, RFC 8414). A
+document that names another issuer is refused (OpenID Connect Discovery 4.3): it is not idgate's.
+Without a document (404) the guard uses idgate's own paths, ``{issuer}/.well-known/jwks.json``
+and ``{issuer}/introspect``. The answer is kept for the guard's lifetime once found; a failure is
+retried on the next need.
 """
 
 from __future__ import annotations
@@ -50,6 +51,18 @@ class Discovery:
         if jwks_uri is not None and introspection_endpoint is not None:
             self._found = Endpoints(jwks_uri, introspection_endpoint)
         self._lock = asyncio.Lock()
+
+    async def jwks_uri(self) -> str:
+        """Return the JWKS URL (configured, or discovered); raise :class:`FetchError`."""
+        if self._jwks_uri is not None:
+            return self._jwks_uri
+        return (await self.endpoints()).jwks_uri
+
+    async def introspection_endpoint(self) -> str:
+        """Return the introspection URL (configured, or discovered); raise :class:`FetchError`."""
+        if self._introspection is not None:
+            return self._introspection
+        return (await self.endpoints()).introspection_endpoint
 
     async def endpoints(self) -> Endpoints:
         """Return the endpoints, discovering them first if needed; raise :class:`FetchError`."""

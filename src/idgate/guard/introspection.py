@@ -105,7 +105,7 @@ class Introspector:
     async def _ask(self, token: str, hint: str) -> Mapping[str, Any]:
         self.calls += 1
         try:
-            url = (await self._discovery.endpoints()).introspection_endpoint
+            url = await self._discovery.introspection_endpoint()
             answer = await self._fetcher.post_form(
                 url,
                 {"token": token, "token_type_hint": hint},

@@ -243,7 +243,7 @@ class KeyCache:
         self._last_attempt = now
         self.fetches += 1
         try:
-            url = (await self._discovery.endpoints()).jwks_uri
+            url = await self._discovery.jwks_uri()
             answer = await self._fetcher.get(url)
             if answer.status != 200 or answer.body is None:
                 raise FetchError(f"GET {url} answered {answer.status} without a JSON document")
