@@ -79,3 +79,12 @@ async def test_configured_from_the_environment(
         transport = httpx.ASGITransport(app=api)
         async with httpx.AsyncClient(transport=transport, base_url="http://posts.test") as c:
             assert (await c.get("/posts")).json() == []
+
+
+async def test_the_api_docs_show_both_credentials(posts: httpx.AsyncClient) -> None:
+    schema = (await posts.get("/openapi.json")).json()
+    assert set(schema["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
+    assert schema["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
+    # Public routes ask for nothing; guarded ones declare the credentials.
+    assert "security" not in schema["paths"]["/posts"]["get"]
+    assert schema["paths"]["/posts"]["post"]["security"]

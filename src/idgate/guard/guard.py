@@ -148,6 +148,12 @@ class Guard:
         for url, what in ((jwks_uri, "jwks_uri"), (introspection_endpoint, "endpoint")):
             if url is not None:
                 check_url(url, allow_http=allow_http, what=what)
+        self._static_key: VerificationKey | None = None
+        if shared_secret is not None:
+            secret = shared_secret.encode() if isinstance(shared_secret, str) else shared_secret
+            if len(secret) < MIN_SECRET_BYTES:
+                raise ValueError(f"shared_secret must be at least {MIN_SECRET_BYTES} bytes")
+            self._static_key = hmac_signing_key(secret, self._clock.now())
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(
             transport=transport, follow_redirects=False, timeout=timeout
@@ -156,12 +162,6 @@ class Guard:
         discovery = Discovery(
             issuer, fetcher, jwks_uri=jwks_uri, introspection_endpoint=introspection_endpoint
         )
-        self._static_key: VerificationKey | None = None
-        if shared_secret is not None:
-            secret = shared_secret.encode() if isinstance(shared_secret, str) else shared_secret
-            if len(secret) < MIN_SECRET_BYTES:
-                raise ValueError(f"shared_secret must be at least {MIN_SECRET_BYTES} bytes")
-            self._static_key = hmac_signing_key(secret, self._clock.now())
         #: idgate's published keys (None with a shared secret).
         self.keys: KeyCache | None = (
             None
