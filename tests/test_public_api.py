@@ -44,12 +44,16 @@ SERVER_PACKAGES = (
     "structlog",
     "argon2",
     "zxcvbn",
+    "authlib",
+    "joserfc",
+    "httpx2",
 )
 SERVER_MODULES = (
     "idgate.app",
     "idgate.cli",
     "idgate.config",
     "idgate.logs",
+    "idgate.oauth",
     "idgate.services",
     "idgate.store",
     "idgate.web",
