@@ -216,6 +216,8 @@ async def test_the_request_is_a_form_with_a_token(
 ) -> None:
     r = await client.post("/introspect", json={"token": "x"}, headers=caller)
     assert r.status_code == 415 and r.json()["code"] == "unsupported_media_type"
+    # Without a caller, the answer is 401 whatever the body (AZ-01).
+    assert (await client.post("/introspect", json={"token": "x"})).status_code == 401
     hint = {"token_type_hint": "access_token"}
     r = await client.post("/introspect", data=hint, headers=caller)
     assert r.status_code == 422 and r.json()["code"] == "validation_error"

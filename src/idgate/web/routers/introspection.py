@@ -44,7 +44,8 @@ def build_router() -> APIRouter:
             415: {"description": "The body is not form-encoded"},
             429: {"description": "Rate limited; Retry-After says for how long"},
         },
-        dependencies=[Depends(require_form), rate_limit("introspect", per_user=True)],
+        # The caller first (401 before anything else, AZ-01), then the shape of the request.
+        dependencies=[rate_limit("introspect", per_user=True), Depends(require_form)],
     )
     async def introspect(
         authz: AuthorizationDep,
