@@ -1,0 +1,15 @@
+-- One fixed request, described by the environment (set by the harness):
+--   BENCH_METHOD, BENCH_BODY, BENCH_CONTENT_TYPE, BENCH_TOKEN (sent as "Authorization: Bearer").
+dofile(os.getenv("BENCH_LUA_DIR") .. "/report.lua")
+
+wrk.method = os.getenv("BENCH_METHOD") or "GET"
+local body = os.getenv("BENCH_BODY")
+if body and body ~= "" then wrk.body = body end
+local content_type = os.getenv("BENCH_CONTENT_TYPE")
+if content_type and content_type ~= "" then wrk.headers["Content-Type"] = content_type end
+local token = os.getenv("BENCH_TOKEN")
+if token and token ~= "" then wrk.headers["Authorization"] = "Bearer " .. token end
+
+function done(summary, latency, requests)
+  bench_report(summary, latency)
+end
