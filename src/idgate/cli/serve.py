@@ -23,6 +23,7 @@ def serve(
     """Serve idgate. The data directory and everything else come from IDGATE_* settings."""
     import uvicorn
 
+    from idgate.cli._protocol import http_protocol
     from idgate.store import migrate as migrations
 
     settings = load_settings()
@@ -57,6 +58,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        http=http_protocol(),
         log_config=None,
         access_log=False,
         server_header=False,
