@@ -270,3 +270,62 @@ def test_other_token_types_are_not_access_tokens(typ: str | None) -> None:
 def test_garbage_is_an_invalid_token_never_a_crash(garbage: str) -> None:
     with pytest.raises(InvalidToken):
         service().verify(garbage)
+
+
+class SwitchableKeys:
+    """A key provider whose key set changes, as after a rotation that removes a key."""
+
+    def __init__(self, keyset: KeySet) -> None:
+        self.keyset = keyset
+
+    def current(self) -> KeySet:
+        return self.keyset
+
+
+def count_signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    real = jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("options", {}).get("verify_signature", True):
+            calls.append(token)
+        return real(token, *args, **kwargs)
+
+    monkeypatch.setattr("idgate.core.tokens.access.jwt.decode", counting)
+    return calls
+
+
+def test_a_verified_token_is_remembered_while_its_key_stays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checks = count_signature_checks(monkeypatch)
+    old, new = key_for("EdDSA"), new_signing_key("EdDSA", NOW)
+    keys = SwitchableKeys(KeySet([old], old.kid))
+    tokens = AccessTokens(
+        keys, issuer=ISSUER, audience=AUDIENCE, ttl=timedelta(minutes=5), clock=FixedClock(NOW)
+    )
+    token = tokens.issue("user-1").token
+    assert tokens.verify(token).subject == tokens.verify(token).subject == "user-1"
+    assert checks == [token]
+    keys.keyset = KeySet([old, new], new.kid)  # rotated: the old key still verifies
+    assert tokens.verify(token).subject == "user-1"
+    keys.keyset = KeySet([new], new.kid)  # the old key removed: its tokens stop at once
+    with pytest.raises(InvalidToken, match="known key"):
+        tokens.verify(token)
+
+
+def test_remembered_tokens_are_bounded_and_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("idgate.core.tokens.access.VERIFIED_CACHE_SIZE", 3)
+    tokens = service()
+    issued = [tokens.issue(f"user-{i}").token for i in range(5)]
+    for token in issued:
+        tokens.verify(token)
+    checks = count_signature_checks(monkeypatch)
+    tokens.verify(issued[4])
+    assert checks == []
+    tokens.verify(issued[0])  # forgotten, so checked again
+    assert checks == [issued[0]]
+    header, _, signature = issued[4].split(".")
+    forged = claims(sub="user-0")
+    with pytest.raises(InvalidToken, match="signature"):
+        tokens.verify(f"{header}.{b64(json.dumps(forged).encode())}.{signature}")

@@ -4,10 +4,17 @@ Verification follows RFC 8725 and SECURITY.md JW-01..JW-12; the rules themselves
 :mod:`idgate.core.tokens.verification`, which resource servers (``idgate.guard``) apply too.
 Here the key is looked up by ``kid`` in idgate's own key set only, and no outbound request is
 ever made.
+
+A signature check costs more than the rest of a request, so each process remembers a bounded
+number of verified tokens, by their exact text, together with the key that verified them. A
+remembered token is accepted again only while that same key is still in the key set (a key
+removed from it invalidates its tokens at once), and its claims (time claims included) are checked
+again on every use. Everything verified once depends only on the token's bytes and the key.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,17 +25,21 @@ import jwt
 from idgate.core.clock import Clock, to_timestamp
 from idgate.core.errors import InvalidToken
 from idgate.core.ids import new_id
-from idgate.core.tokens.keys import KeyProvider
+from idgate.core.tokens.keys import KeyProvider, SigningKey
 from idgate.core.tokens.verification import (
     ACCESS_TOKEN_TYPE,
     MAX_LEEWAY,
     MAX_TOKEN_LENGTH,
     RESERVED_CLAIMS,
     AccessClaims,
+    check_claims,
     check_leeway,
     read_header,
     verify_signed,
 )
+
+#: Verified tokens each process remembers (a few MB at most); the oldest is forgotten first.
+VERIFIED_CACHE_SIZE = 4096
 
 __all__ = [
     "ACCESS_TOKEN_TYPE",
@@ -70,6 +81,7 @@ class AccessTokens:
         self.ttl = ttl
         self._clock = clock
         self._leeway = leeway
+        self._verified: OrderedDict[str, tuple[SigningKey, dict[str, Any]]] = OrderedDict()
 
     def issue(
         self,
@@ -113,11 +125,17 @@ class AccessTokens:
 
     def verify(self, token: str) -> AccessClaims:
         """Return the claims of a valid access token or raise :class:`InvalidToken`."""
+        remembered = self._verified.get(token) if isinstance(token, str) else None
+        if remembered is not None:
+            verified_by, payload = remembered
+            if self._keys.current().get(verified_by.kid) is verified_by:
+                return check_claims(payload, self._clock.now(), self._leeway)
+            self._verified.pop(token, None)
         header = read_header(token)
         key = self._keys.current().get(header.kid)
         if key is None:
             raise InvalidToken("The access token was not signed by a known key.")
-        return verify_signed(
+        claims = verify_signed(
             token,
             header,
             key,
@@ -126,3 +144,8 @@ class AccessTokens:
             now=self._clock.now(),
             leeway=self._leeway,
         )
+        # The payload whose signature was just verified (the same bytes), kept for later checks.
+        self._verified[token] = (key, jwt.decode(token, options={"verify_signature": False}))
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return claims

@@ -170,6 +170,12 @@ def verify_signed(
     return _check_claims(claims, now, leeway)
 
 
+def check_claims(claims: dict[str, Any], now: datetime, leeway: timedelta) -> AccessClaims:
+    """Check the claims of a token whose signature and ``iss``/``aud`` were already verified
+    (time claims against ``now``) and return them; raise :class:`InvalidToken` otherwise."""
+    return _check_claims(claims, now, leeway)
+
+
 def _check_claims(claims: dict[str, Any], now: datetime, leeway: timedelta) -> AccessClaims:
     current = to_timestamp(now)
     margin = int(check_leeway(leeway).total_seconds())
