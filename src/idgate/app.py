@@ -43,13 +43,14 @@ from idgate.logs import configure_logging
 from idgate.oauth.client import build_registry
 from idgate.services import Services
 from idgate.store.blocklist import open_blocklist
-from idgate.store.db import create_engine, session_factory
+from idgate.store.db import create_engine, session_factory, sqlite_path
 from idgate.store.keystore import FileKeyStore
 from idgate.store.ratelimit import memory_rate_limiter, redis_rate_limiter
 from idgate.store.redis import RedisKeys, create_redis
 from idgate.store.redis_sessions import RedisSessionRepository
 from idgate.store.revocations import RedisRevocationList
 from idgate.store.secrets_dir import ensure_private_dir, read_or_create_secret
+from idgate.store.sqlite_reads import UserStateReader
 from idgate.store.throttle import MemoryThrottleStore, RedisThrottleStore
 from idgate.store.uow import SqlUnitOfWork
 from idgate.web.api_key_authentication import ApiKeyAuthenticator
@@ -207,7 +208,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             return RedisSessionRepository(redis, redis_keys)
         return uow.sessions
 
+    user_state = UserStateReader(sqlite_path(settings.resolved_database_url))
+
     async def close() -> None:
+        user_state.close()
         await engine.dispose()
         pool.shutdown()
         await limiter.close()
@@ -215,7 +219,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             await redis.aclose()
 
     login_guard = build_login_guard(settings, clock, redis)
-    token_service = TokenService(access_tokens, refresh_policy, clock)
+    token_service = TokenService(
+        access_tokens, refresh_policy, clock, read_account=user_state.current
+    )
     service_accounts = ServiceAccountService(clock, default_ttl=settings.api_key_default_ttl)
     return Services(
         settings=settings,
@@ -260,6 +266,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ),
         social=build_registry(settings, clock),
         introspection=TokenIntrospection(token_service, service_accounts),
+        user_state=user_state,
     )
 
 

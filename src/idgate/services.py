@@ -27,6 +27,7 @@ from idgate.core.tokens.service import TokenService
 from idgate.core.users import UserService
 from idgate.oauth.client import ProviderRegistry
 from idgate.store.redis import RedisKeys
+from idgate.store.sqlite_reads import UserStateReader
 
 
 @dataclass
@@ -60,3 +61,5 @@ class Services:
     tokens: TokenService
     #: RFC 7662 answers about access tokens and API keys, for resource servers.
     introspection: TokenIntrospection
+    #: An account's committed state for the per-request bearer check (cheap on SQLite).
+    user_state: UserStateReader

@@ -37,6 +37,14 @@ def is_sqlite(url: str | URL) -> bool:
     return async_url(url).get_backend_name() == "sqlite"
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite database URL; None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     """Create the engine; SQLite gets foreign keys, WAL and a busy timeout on every connection."""
     parsed = async_url(url)

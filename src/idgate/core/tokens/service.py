@@ -19,7 +19,7 @@ Every time decision asks the injected clock.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn
@@ -59,10 +59,20 @@ class TokenPair:
 class TokenService:
     """Issues, rotates and revokes token pairs; the one owner of the refresh-token rules."""
 
-    def __init__(self, access: AccessTokens, policy: RefreshPolicy, clock: Clock) -> None:
+    def __init__(
+        self,
+        access: AccessTokens,
+        policy: RefreshPolicy,
+        clock: Clock,
+        *,
+        read_account: Callable[[UnitOfWork, uuid.UUID], Awaitable[User | None]] | None = None,
+    ) -> None:
         self.access = access
         self.policy = policy
         self.clock = clock
+        #: How :meth:`authenticate` reads the account as committed now; default: ``uow.users``.
+        #: The store may give a cheaper read path (``store.user_state``), never a cached one.
+        self.read_account = read_account or _read_through_uow
 
     # --- issuing ----------------------------------------------------------------------------
 
@@ -156,7 +166,7 @@ class TokenService:
         user_id = _parse_uuid(claims.subject)
         if user_id is None:
             raise InvalidToken("The access token's subject is unknown.")
-        user = await uow.users.get(user_id)
+        user = await self.read_account(uow, user_id)
         if user is None or user.disabled:
             raise InvalidToken("The account behind this access token is not active.")
         if user.issued_before_revocation(claims.issued_at):
@@ -421,3 +431,7 @@ def _parse_uuid(value: str | None) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         return None
+
+
+async def _read_through_uow(uow: UnitOfWork, user_id: uuid.UUID) -> User | None:
+    return await uow.users.get(user_id)

@@ -1,0 +1,93 @@
+"""The bearer check's account read: the same answer as the repository, at once, on both backends."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from idgate.core.clock import FixedClock
+from idgate.core.models import User
+from idgate.core.ports import UnitOfWork
+from idgate.store.db import sqlite_path
+from idgate.store.sqlite_reads import UserStateReader
+from idgate.store.uow import SqlUnitOfWork
+
+
+class NoUnitOfWork:
+    """Proves the direct read was used: any read through the unit of work fails the test."""
+
+    @property
+    def users(self) -> Any:
+        raise AssertionError("read through the unit of work")
+
+
+async def test_reads_what_the_repository_reads_and_sees_changes_at_once(
+    uow_factory: Callable[[], SqlUnitOfWork], clock: FixedClock, database_url: str
+) -> None:
+    user = User(
+        id=uuid.uuid4(),
+        username="Ålice",
+        password_hash="bcrypt-hmac-sha384$x$y",
+        created_at=clock.now().replace(microsecond=123456),
+    )
+    async with uow_factory() as uow:
+        await uow.users.add(user, "ålice")
+        await uow.roles.grant(user.id, "user")
+        await uow.roles.grant(user.id, "admin")
+        await uow.commit()
+    reader = UserStateReader(sqlite_path(database_url))
+    try:
+        async with uow_factory() as uow:
+            expected = await uow.users.get(user.id)
+            assert await reader.current(uow, user.id) == expected
+            assert await reader.current(uow, uuid.uuid4()) is None
+        assert expected is not None and expected.roles == ("admin", "user")
+        async with uow_factory() as uow:
+            await uow.users.set_disabled(user.id, True)
+            await uow.users.revoke_credentials(user.id, clock.now() + timedelta(seconds=1))
+            await uow.commit()
+        async with uow_factory() as uow:
+            state = await reader.current(uow, user.id)
+            assert state == await uow.users.get(user.id)
+        assert state is not None and state.disabled
+        assert state.revoked_before == clock.now() + timedelta(seconds=1)
+        if sqlite_path(database_url) is not None:
+            direct: UnitOfWork = NoUnitOfWork()  # type: ignore[assignment]
+            assert await reader.current(direct, user.id) == state
+    finally:
+        reader.close()
+
+
+async def test_falls_back_to_the_unit_of_work_when_sqlite_cannot_be_read(
+    uow_factory: Callable[[], SqlUnitOfWork], clock: FixedClock, tmp_path: Path
+) -> None:
+    user = User(id=uuid.uuid4(), username="bob", password_hash="h", created_at=clock.now())
+    async with uow_factory() as uow:
+        await uow.users.add(user, "bob")
+        await uow.commit()
+    reader = UserStateReader(tmp_path / "missing" / "idgate.db")
+    try:
+        async with uow_factory() as uow:
+            state = await reader.current(uow, user.id)
+        assert state is not None and state.username == "bob"
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite+aiosqlite:////srv/idgate/idgate.db", Path("/srv/idgate/idgate.db")),
+        ("sqlite:///relative.db", Path("relative.db")),
+        ("sqlite://", None),
+        ("sqlite:///:memory:", None),
+        ("postgresql://postgres@127.0.0.1/idgate", None),
+    ],
+)
+def test_sqlite_path(url: str, path: Path | None) -> None:
+    assert sqlite_path(url) == path
