@@ -7,11 +7,15 @@ The pool is bounded: at most ``size`` hashes run and ``queue_size`` wait. A requ
 the queue full is shed at once with :class:`~idgate.core.errors.Unavailable` (503 and
 ``Retry-After``) instead of waiting behind a login flood (ASVS 15.2.2). Requests that need no
 hashing (bearer-token routes, JWKS, health) never touch the pool and keep their latency.
+
+Hashing threads run at a lower scheduling priority (Linux niceness +10) than the event loop: they
+still use every idle core, but a login flood cannot take the CPU from requests that need none.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -25,6 +29,10 @@ T = TypeVar("T")
 
 #: Waiting hashes allowed per thread when no queue size is given.
 QUEUE_PER_THREAD = 8
+
+#: How much nicer than the event loop hashing threads are (CFS gives a nice-10 thread ~10% of a
+#: core that a nice-0 thread also wants, and all of an idle one).
+HASHING_NICENESS = 10
 
 
 def default_pool_size() -> int:
@@ -51,7 +59,9 @@ class HashingPool:
         if self.size < 1 or self.queue_size < 0:
             raise ValueError("the hashing pool needs at least 1 thread and a queue size >= 0")
         self.retry_after = retry_after
-        self._executor = ThreadPoolExecutor(self.size, thread_name_prefix="idgate-hash")
+        self._executor = ThreadPoolExecutor(
+            self.size, thread_name_prefix="idgate-hash", initializer=_lower_priority
+        )
         # Counted until the thread is done with the task, even if its caller gave up waiting:
         # a cancelled request must not free a slot that a hash is still using.
         self._lock = threading.Lock()
@@ -90,3 +100,11 @@ class HashingPool:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _lower_priority() -> None:
+    """Make the calling pool thread nicer (on Linux a thread id names that one thread)."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not permitted: run as is
+        thread = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, current + HASHING_NICENESS))

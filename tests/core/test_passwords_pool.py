@@ -1,0 +1,24 @@
+"""The hashing pool: work runs off the event loop, in threads nicer than the loop's."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from idgate.core.passwords.pool import HASHING_NICENESS, HashingPool
+
+
+def _niceness() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+async def test_hashing_threads_yield_the_cpu_to_the_event_loop() -> None:
+    pool = HashingPool(2)
+    try:
+        loop_thread = threading.get_native_id()
+        ran_on = await pool.run(threading.get_native_id)
+        assert ran_on != loop_thread
+        assert await pool.run(_niceness) == min(19, _niceness() + HASHING_NICENESS)
+        assert _niceness() == os.getpriority(os.PRIO_PROCESS, 0)  # the loop is left as it was
+    finally:
+        pool.shutdown()
