@@ -12,7 +12,7 @@ CHROMIUM ?= /usr/bin/chromium
 # npm's oidc-provider, the OpenID Connect provider of the social-login tests (Node.js >= 20).
 PEERS  := tests/oauth/peers
 
-.PHONY: run test lint format lock clean help chromium screenshots peers example
+.PHONY: run test lint format lock clean help chromium screenshots peers example bench bench-tools
 
 help:
 	@echo "make run    create .venv, install, migrate, serve idgate on http://127.0.0.1:8000"
@@ -21,6 +21,7 @@ help:
 	@echo "make lock   re-resolve constraints.txt from pyproject.toml"
 	@echo "make screenshots  photograph the pages into docs/screenshots/"
 	@echo "make example  idgate and the posts example API side by side (examples/posts)"
+	@echo "make bench  measure idgate against the tutorial app, fastapi-users and bare FastAPI"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("idgate needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
@@ -68,6 +69,21 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# The benchmark (bench/README.md). wrk comes from Debian; BENCH_ARGS go to `python -m bench`,
+# e.g. make bench BENCH_ARGS="--postgres postgresql://postgres@127.0.0.1/postgres --redis redis://127.0.0.1:6379/0"
+BENCH_ARGS ?=
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(VENV)/.bench: $(BIN)/python pyproject.toml $(LOCK)
+	$(PIP) install -c $(LOCK) -e '.[bench]'
+	@touch $@
+
+bench-tools:
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
+
+bench: $(VENV)/.bench bench-tools
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format .

@@ -62,6 +62,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="extra IDGATE_* setting for idgate (e.g. relaxed rate limits)",
     )
+    add(
+        "--compare",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also run idgate from another checkout (e.g. a git worktree of main), side by side",
+    )
     add("--out", type=Path, default=ROOT / "bench" / "results", help="where results go")
     add("--smoke", action="store_true", help="a quick check that everything runs (CI)")
     args = parser.parse_args(argv)
@@ -112,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": {scenario: {} for scenario in report.SCENARIOS},
     }
     wanted = {key for key in args.systems.split(",") if key}
-    systems = [s for s in all_systems() if not wanted or s.key in wanted]
+    systems = [s for s in all_systems(args.compare) if not wanted or s.key in wanted]
     running: list[Running] = []
     try:
         for system in systems:
@@ -164,7 +170,7 @@ def start(system: System, ctx: Context, info: dict[str, Any]) -> Running:
         )
     entry = Running(system, server, base_url, token, system.requests(token))
     info["rss_idle_mb"] = round(max(server.worker_rss_mb()), 1)
-    entry.sample_rss()
+    entry.rss_loaded_mb = info["rss_idle_mb"]
     return entry
 
 

@@ -17,7 +17,7 @@ SCENARIOS: dict[str, str] = {
     "login_flood": "login flood ({flood_connections} connections)",
 }
 
-IDGATES = ("idgate", "idgate-pg")
+IDGATES = ("idgate", "idgate-compare", "idgate-pg")
 
 
 def summarize(cell: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,9 @@ USERNAME = "bench-user"
 EMAIL = "bench-user@example.com"
 PASSWORD = "correct horse battery staple, benchmarked"  # noqa: S105 - a benchmark account
 NOT_BUILT = "n/a (not built yet)"
+#: The bench measures capacity: idgate's protections against abuse by one client (per-IP rate
+#: limits) would turn a login flood from 127.0.0.1 into 429s. Applied when the setting exists.
+RELAXED_IDGATE_SETTINGS = {"rate_limits_enabled": "false"}
 
 
 @dataclass
@@ -112,11 +115,16 @@ def _json_credentials(path: str, username: str = USERNAME) -> Request:
 class Idgate(System):
     """idgate as ``idgate serve`` runs it, on SQLite, or on PostgreSQL + Redis."""
 
-    def __init__(self, postgres: bool = False) -> None:
+    def __init__(self, postgres: bool = False, source: Path | None = None) -> None:
         self.postgres = postgres
         self.key = "idgate-pg" if postgres else "idgate"
         self.label = "idgate (PostgreSQL + Redis)" if postgres else "idgate (SQLite)"
         self.database: str | None = None
+        #: Another checkout of idgate to run instead of this one (``--compare``): before/after.
+        self.source = source
+        if source is not None:
+            self.key += "-compare"
+            self.label += f" at {source.name}"
 
     def cwd(self, workdir: Path) -> Path:
         return workdir  # never the repository: a developer's .env there must not apply
@@ -128,6 +136,8 @@ class Idgate(System):
 
     def _env(self, ctx: Context, workdir: Path, port: int) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("IDGATE_")}
+        if self.source is not None:
+            env["PYTHONPATH"] = str(self.source / "src")
         env |= {
             # Bcrypt costs below 10 (smoke runs) are only accepted in the test environment.
             "IDGATE_ENVIRONMENT": "test" if ctx.bcrypt_cost < 10 else "development",
@@ -145,6 +155,11 @@ class Idgate(System):
             env["IDGATE_DATABASE_URL"] = url.render_as_string(hide_password=False)
             env["IDGATE_REDIS_URL"] = ctx.redis_url
             env["IDGATE_REDIS_PREFIX"] = f"idgate-bench:{uuid.uuid4().hex[:10]}:"
+        env |= {
+            f"IDGATE_{name.upper()}": value
+            for name, value in RELAXED_IDGATE_SETTINGS.items()
+            if name in _idgate_settings(self.source)
+        }
         return env | ctx.idgate_env
 
     def prepare(self, ctx: Context, workdir: Path) -> None:
@@ -199,6 +214,16 @@ class Idgate(System):
             return f"n/a (POST /token/refresh answered {probe.status_code})"
         tokens[0] = probe.json()["refresh_token"]
         return tokens
+
+
+def _idgate_settings(source: Path | None) -> set[str]:
+    """The names of idgate's settings, in this checkout or in ``source``."""
+    code = "from idgate.config import Settings; print(*Settings.model_fields)"
+    env = os.environ | ({"PYTHONPATH": str(source / "src")} if source is not None else {})
+    names = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    return set(names.split())
 
 
 def _pg_execute(ctx: Context, statement: str) -> None:
@@ -329,5 +354,7 @@ class Bare(System):
         }
 
 
-def all_systems() -> list[System]:
-    return [Idgate(), Idgate(postgres=True), Guard(), Tutorial(), FastapiUsers(), Bare()]
+def all_systems(compare: Path | None = None) -> list[System]:
+    """Every system, in table order; ``compare`` adds idgate run from another checkout."""
+    extra: list[System] = [Idgate(source=compare)] if compare is not None else []
+    return [Idgate(), *extra, Idgate(postgres=True), Guard(), Tutorial(), FastapiUsers(), Bare()]

@@ -15,7 +15,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI
 from fastapi_users import BaseUserManager, FastAPIUsers, UUIDIDMixin, schemas
@@ -41,12 +41,20 @@ class User(Base):
     """The columns of fastapi-users' ``SQLAlchemyBaseUserTableUUID``."""
 
     __tablename__ = "user"
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    email: Mapped[str] = mapped_column(String(320), unique=True, index=True, nullable=False)
-    hashed_password: Mapped[str] = mapped_column(String(1024), nullable=False)
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
-    is_superuser: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
-    is_verified: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    if TYPE_CHECKING:  # the library's UserProtocol, as its own adapter declares it
+        id: uuid.UUID
+        email: str
+        hashed_password: str
+        is_active: bool
+        is_superuser: bool
+        is_verified: bool
+    else:
+        id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+        email: Mapped[str] = mapped_column(String(320), unique=True, index=True, nullable=False)
+        hashed_password: Mapped[str] = mapped_column(String(1024), nullable=False)
+        is_active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+        is_superuser: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+        is_verified: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
 
 
 class UserDatabase(BaseUserDatabase[User, uuid.UUID]):
@@ -56,11 +64,11 @@ class UserDatabase(BaseUserDatabase[User, uuid.UUID]):
         self.session = session
 
     async def get(self, id: uuid.UUID) -> User | None:
-        result = await self.session.execute(select(User).where(User.id == id))
+        result = await self.session.execute(select(User).filter_by(id=id))
         return result.unique().scalar_one_or_none()
 
     async def get_by_email(self, email: str) -> User | None:
-        result = await self.session.execute(select(User).where(User.email == email))
+        result = await self.session.execute(select(User).filter_by(email=email))
         return result.unique().scalar_one_or_none()
 
     async def create(self, create_dict: dict[str, Any]) -> User:
