@@ -43,16 +43,16 @@ from idgate.logs import configure_logging
 from idgate.oauth.client import build_registry
 from idgate.services import Services
 from idgate.store.blocklist import open_blocklist
-from idgate.store.db import create_engine, session_factory, sqlite_path
+from idgate.store.db import create_engine, postgres_dsn, session_factory, sqlite_path
 from idgate.store.keystore import FileKeyStore
 from idgate.store.ratelimit import memory_rate_limiter, redis_rate_limiter
 from idgate.store.redis import RedisKeys, create_redis
 from idgate.store.redis_sessions import RedisSessionRepository
 from idgate.store.revocations import RedisRevocationList
 from idgate.store.secrets_dir import ensure_private_dir, read_or_create_secret
-from idgate.store.sqlite_reads import UserStateReader
 from idgate.store.throttle import MemoryThrottleStore, RedisThrottleStore
 from idgate.store.uow import SqlUnitOfWork
+from idgate.store.user_state import UserStateReader
 from idgate.web.api_key_authentication import ApiKeyAuthenticator
 from idgate.web.authentication import BearerAuthenticator
 from idgate.web.errors import install_error_handlers
@@ -208,10 +208,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             return RedisSessionRepository(redis, redis_keys)
         return uow.sessions
 
-    user_state = UserStateReader(sqlite_path(settings.resolved_database_url))
+    url = settings.resolved_database_url
+    user_state = UserStateReader(sqlite_file=sqlite_path(url), postgres_dsn=postgres_dsn(url))
 
     async def close() -> None:
-        user_state.close()
+        await user_state.aclose()
         await engine.dispose()
         pool.shutdown()
         await limiter.close()

@@ -27,7 +27,7 @@ from idgate.core.tokens.service import TokenService
 from idgate.core.users import UserService
 from idgate.oauth.client import ProviderRegistry
 from idgate.store.redis import RedisKeys
-from idgate.store.sqlite_reads import UserStateReader
+from idgate.store.user_state import UserStateReader
 
 
 @dataclass

@@ -45,6 +45,14 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def postgres_dsn(url: str) -> str | None:
+    """The libpq-style URL asyncpg connects with, for a PostgreSQL URL; None for other databases."""
+    parsed = async_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return None
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def create_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
     """Create the engine; SQLite gets foreign keys, WAL and a busy timeout on every connection."""
     parsed = async_url(url)

@@ -1,4 +1,4 @@
-"""The bearer check's account read: the same answer as the repository, at once, on both backends."""
+"""The bearer check's account read: what the repository reads, at once, on both backends."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from idgate.core.clock import FixedClock
 from idgate.core.models import User
 from idgate.core.ports import UnitOfWork
-from idgate.store.db import sqlite_path
-from idgate.store.sqlite_reads import UserStateReader
+from idgate.store.db import postgres_dsn, sqlite_path
 from idgate.store.uow import SqlUnitOfWork
+from idgate.store.user_state import UserStateReader
 
 
 class NoUnitOfWork:
@@ -40,7 +40,9 @@ async def test_reads_what_the_repository_reads_and_sees_changes_at_once(
         await uow.roles.grant(user.id, "user")
         await uow.roles.grant(user.id, "admin")
         await uow.commit()
-    reader = UserStateReader(sqlite_path(database_url))
+    reader = UserStateReader(
+        sqlite_file=sqlite_path(database_url), postgres_dsn=postgres_dsn(database_url)
+    )
     try:
         async with uow_factory() as uow:
             expected = await uow.users.get(user.id)
@@ -56,11 +58,11 @@ async def test_reads_what_the_repository_reads_and_sees_changes_at_once(
             assert state == await uow.users.get(user.id)
         assert state is not None and state.disabled
         assert state.revoked_before == clock.now() + timedelta(seconds=1)
-        if sqlite_path(database_url) is not None:
-            direct: UnitOfWork = NoUnitOfWork()  # type: ignore[assignment]
-            assert await reader.current(direct, user.id) == state
+        direct: UnitOfWork = NoUnitOfWork()  # type: ignore[assignment]
+        assert await reader.current(direct, user.id) == state
+        assert await reader.current(direct, uuid.uuid4()) is None
     finally:
-        reader.close()
+        await reader.aclose()
 
 
 async def test_falls_back_to_the_unit_of_work_when_sqlite_cannot_be_read(
@@ -70,13 +72,13 @@ async def test_falls_back_to_the_unit_of_work_when_sqlite_cannot_be_read(
     async with uow_factory() as uow:
         await uow.users.add(user, "bob")
         await uow.commit()
-    reader = UserStateReader(tmp_path / "missing" / "idgate.db")
+    reader = UserStateReader(sqlite_file=tmp_path / "missing" / "idgate.db")
     try:
         async with uow_factory() as uow:
             state = await reader.current(uow, user.id)
         assert state is not None and state.username == "bob"
     finally:
-        reader.close()
+        await reader.aclose()
 
 
 @pytest.mark.parametrize(
@@ -91,3 +93,16 @@ async def test_falls_back_to_the_unit_of_work_when_sqlite_cannot_be_read(
 )
 def test_sqlite_path(url: str, path: Path | None) -> None:
     assert sqlite_path(url) == path
+
+
+@pytest.mark.parametrize(
+    ("url", "dsn"),
+    [
+        ("postgresql://u:p@db:5433/idgate", "postgresql://u:p@db:5433/idgate"),
+        ("postgresql+asyncpg://u@db/idgate", "postgresql://u@db/idgate"),
+        ("postgres://u@db/idgate", "postgresql://u@db/idgate"),
+        ("sqlite:///idgate.db", None),
+    ],
+)
+def test_postgres_dsn(url: str, dsn: str | None) -> None:
+    assert postgres_dsn(url) == dsn
