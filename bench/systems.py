@@ -356,5 +356,9 @@ class Bare(System):
 
 def all_systems(compare: Path | None = None) -> list[System]:
     """Every system, in table order; ``compare`` adds idgate run from another checkout."""
-    extra: list[System] = [Idgate(source=compare)] if compare is not None else []
-    return [Idgate(), *extra, Idgate(postgres=True), Guard(), Tutorial(), FastapiUsers(), Bare()]
+    if compare is None:
+        idgates: list[System] = [Idgate(), Idgate(postgres=True)]
+    else:
+        idgates = [Idgate(), Idgate(source=compare), Idgate(postgres=True)]
+        idgates.append(Idgate(postgres=True, source=compare))
+    return [*idgates, Guard(), Tutorial(), FastapiUsers(), Bare()]
