@@ -17,7 +17,9 @@ from idgate.web.authentication import Authenticator
 from idgate.web.origin import request_origin
 
 
-def get_services(request: Request) -> Services:
+# Dependencies are ``async def`` even when they never await: FastAPI runs a plain ``def`` in a
+# worker thread, a round trip that cost more than the rest of a bearer request (bench/).
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -74,7 +76,7 @@ async def current_user(principal: PrincipalDep) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
     """Refuse bodies that are not JSON: a cross-site form cannot post to a JSON endpoint."""
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
