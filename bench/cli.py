@@ -6,7 +6,9 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -93,6 +95,8 @@ class Running:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # A terminated run still stops its servers and drops its database (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     wrk.wrk_path()
     ctx = Context(
         run_dir=Path(tempfile.mkdtemp(prefix="idgate-bench-")),
