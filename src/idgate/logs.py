@@ -8,11 +8,13 @@ user agent.
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.config
 import sys
 from collections.abc import MutableMapping
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -44,6 +46,53 @@ def _drop_noise(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mutabl
 
 
 def json_formatter() -> logging.Formatter:
+    """The formatter of every idgate log line: one JSON object, keys in a stable order."""
+    return JsonFormatter()
+
+
+class JsonFormatter(logging.Formatter):
+    """structlog's JSON lines for every record; access lines take a direct path.
+
+    One access line is written per request: formatting it through structlog's processor chain took
+    35 us here, the direct path 12 us, out of a few hundred for a whole small request (bench/). The
+    direct path writes the very same JSON (the keys, their order and the values of
+    :func:`_structlog_formatter`), which a test checks.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._general = _structlog_formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == ACCESS_LOGGER and record.exc_info is None and not record.args:
+            return _access_line(record)
+        return self._general.format(record)
+
+
+#: The logger of the one line per request (``web.middleware``).
+ACCESS_LOGGER = "idgate.access"
+#: The fields ``web.middleware`` passes as ``extra`` on an access line, in that order.
+ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "client")
+
+
+def _access_line(record: logging.LogRecord) -> str:
+    line: dict[str, Any] = {
+        "event": record.msg,
+        "level": record.levelname.lower(),
+        "logger": record.name,
+    }
+    fields = record.__dict__
+    for name in ACCESS_FIELDS:
+        if name in fields:
+            line[name] = fields[name]
+    request_id = request_id_var.get()
+    if request_id is not None:
+        line["request_id"] = request_id
+    line["ts"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return json.dumps(line, default=repr)
+
+
+def _structlog_formatter() -> logging.Formatter:
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             structlog.stdlib.add_log_level,
