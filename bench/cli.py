@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             running.append(start(system, ctx, data["systems"][system.key]))
         ceilings: list[dict[str, float]] = []
         per_repeat: list[float] = []
+        per_login: dict[str, list[float]] = {}
 
         def ceiling() -> float:
             ceilings.append(bcrypt_checks_per_second(args.bcrypt_cost, max(args.duration, 2)))
@@ -146,12 +147,18 @@ def main(argv: list[str] | None = None) -> int:
                 for entry in running:
                     step(entry, args, data["results"])
                     entry.sample_rss()
-            # The ceiling right before and after the logins: the machine as the logins saw it.
-            before = ceiling()
+            # The ceiling right before and after each system's logins (the machine as they saw
+            # it): each login run is paired with the mean of the two measurements around it.
+            round_ceilings = [ceiling()]
             for entry in running:
                 login(entry, args, data["results"])
                 entry.sample_rss()
-            per_repeat.append((before + ceiling()) / 2)
+                if isinstance(entry.requests["login"], str):
+                    continue
+                round_ceilings.append(ceiling())
+                bracket = (round_ceilings[-2] + round_ceilings[-1]) / 2
+                per_login.setdefault(entry.system.key, []).append(bracket)
+            per_repeat.append(statistics.mean(round_ceilings))
             for step in (refresh, simple("jwks")):
                 for entry in running:
                     step(entry, args, data["results"])
@@ -164,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             "threads": cpu_count(),
             "checks_per_second": statistics.median(per_repeat),
             "per_repeat": per_repeat,
+            "per_login": per_login,
             "runs": ceilings,
         }
         for entry in running:
