@@ -76,7 +76,7 @@ async def current_user(principal: PrincipalDep) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-async def require_json(request: Request) -> None:
+def require_json(request: Request) -> None:
     """Refuse bodies that are not JSON: a cross-site form cannot post to a JSON endpoint."""
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
