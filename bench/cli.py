@@ -204,9 +204,7 @@ def start(system: System, ctx: Context, info: dict[str, Any]) -> Running:
     info["startup_s"] = round(server.wait_ready(base_url + "/public"), 3)
     with httpx.Client(base_url=base_url, timeout=120) as client:
         system.seed(client)
-        token = (
-            system.access_token(client) if isinstance(system.login_request(), wrk.Request) else ""
-        )
+        token = system.access_token(client)
     entry = Running(system, server, base_url, token, system.requests(token))
     info["rss_idle_mb"] = round(max(server.worker_rss_mb()), 1)
     entry.rss_loaded_mb = info["rss_idle_mb"]

@@ -80,6 +80,9 @@ def ratios(data: dict[str, Any]) -> list[dict[str, Any]]:
         add(f"{label}: protected / fastapi-users", value)
         value = _paired(results, ("public", idgate), ("public", "bare"), "rps")
         add(f"{label}: public / bare FastAPI ceiling", value)
+    if summarize(results.get("protected", {}).get("guard", {}))["status"] == "ok":
+        value = _paired(results, ("protected", "guard"), ("protected", "bare"), "rps")
+        add(f"{data['systems']['guard']['label']}: protected / bare FastAPI ceiling", value)
     for key, system in data["systems"].items():
         runs = results.get("login", {}).get(key, {}).get("runs", [])
         paired = [

@@ -83,8 +83,10 @@ class System:
         return NOT_BUILT
 
     def access_token(self, client: httpx.Client) -> str:
+        """A bearer token for the protected scenarios ("" for a system without logins)."""
         request = self.login_request()
-        assert isinstance(request, Request)
+        if isinstance(request, str):
+            return ""
         response = client.request(
             request.method,
             request.path,
@@ -126,6 +128,8 @@ class Idgate(System):
         self.key = "idgate-pg" if postgres else "idgate"
         self.label = "idgate (PostgreSQL + Redis)" if postgres else "idgate (SQLite)"
         self.database: str | None = None
+        #: Where the server listens once started (the guard's issuer).
+        self.base_url: str | None = None
         #: Another checkout of idgate to run instead of this one (``--compare``): before/after.
         self.source = source
         if source is not None:
@@ -183,6 +187,8 @@ class Idgate(System):
             _pg_execute(ctx, f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
     def command(self, ctx: Context, workdir: Path, port: int) -> tuple[list[str], dict[str, str]]:
+        if self.base_url is None:  # the first start; restarts (start-up timing) keep the first
+            self.base_url = f"http://127.0.0.1:{port}"
         return [str(Path(ctx.python).with_name("idgate")), "serve"], self._env(ctx, workdir, port)
 
     def seed(self, client: httpx.Client) -> None:
@@ -256,20 +262,39 @@ def _pg_execute(ctx: Context, statement: str) -> None:
 
 
 class Guard(System):
-    """A route of another service protected by ``idgate.guard`` (verifies tokens from the JWKS).
-
-    It runs once the library exists and ``bench/apps/guard_app.py`` serves such a route.
-    """
+    """A route of another service protected by ``idgate.guard`` (verifies tokens from the JWKS of
+    the idgate on SQLite that the bench started; ``apps/guard_app.py``)."""
 
     key = "guard"
     label = "idgate.guard route"
 
+    def __init__(self, idgate: Idgate) -> None:
+        self.idgate = idgate
+
     def unavailable(self, ctx: Context) -> str | None:
         if importlib.util.find_spec("idgate.guard") is None:
             return NOT_BUILT
-        if not (ROOT / "bench" / "apps" / "guard_app.py").exists():
-            return "n/a (bench/apps/guard_app.py not written yet)"
-        return None  # pragma: no cover - not built yet
+        if self.idgate.base_url is None:
+            return "n/a (needs the idgate system)"
+        return None
+
+    def command(self, ctx: Context, workdir: Path, port: int) -> tuple[list[str], dict[str, str]]:
+        assert self.idgate.base_url is not None
+        env = os.environ | {"BENCH_IDGATE_ISSUER": self.idgate.base_url}
+        return _uvicorn(ctx, "bench.apps.guard_app:app", port), env
+
+    def access_token(self, client: httpx.Client) -> str:
+        # Tokens come from idgate; the guarded service only verifies them.
+        with httpx.Client(base_url=self.idgate.base_url or "", timeout=120) as idgate:
+            return self.idgate.access_token(idgate)
+
+    def requests(self, token: str) -> dict[str, Request | str]:
+        return {
+            "public": Request("GET", "/public"),
+            "protected": Request("GET", "/profile", token=token),
+            "login": "n/a (idgate logs in: see idgate)",
+            "jwks": "n/a (idgate publishes it: see idgate)",
+        }
 
 
 class Tutorial(System):
@@ -347,9 +372,6 @@ class Bare(System):
     def command(self, ctx: Context, workdir: Path, port: int) -> tuple[list[str], dict[str, str]]:
         return _uvicorn(ctx, "bench.apps.bare:app", port), dict(os.environ)
 
-    def access_token(self, client: httpx.Client) -> str:
-        return ""
-
     def requests(self, token: str) -> dict[str, Request | str]:
         return {
             "public": Request("GET", "/public"),
@@ -362,9 +384,10 @@ class Bare(System):
 
 def all_systems(compare: Path | None = None) -> list[System]:
     """Every system, in table order; ``compare`` adds idgate run from another checkout."""
+    idgate = Idgate()
     if compare is None:
-        idgates: list[System] = [Idgate(), Idgate(postgres=True)]
+        idgates: list[System] = [idgate, Idgate(postgres=True)]
     else:
-        idgates = [Idgate(), Idgate(source=compare), Idgate(postgres=True)]
+        idgates = [idgate, Idgate(source=compare), Idgate(postgres=True)]
         idgates.append(Idgate(postgres=True, source=compare))
-    return [*idgates, Guard(), Tutorial(), FastapiUsers(), Bare()]
+    return [*idgates, Guard(idgate), Tutorial(), FastapiUsers(), Bare()]
