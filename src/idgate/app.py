@@ -221,7 +221,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
 
     login_guard = build_login_guard(settings, clock, redis)
     token_service = TokenService(
-        access_tokens, refresh_policy, clock, read_account=user_state.current
+        access_tokens,
+        refresh_policy,
+        clock,
+        read_account=user_state.current,
+        # A deny-list in the database is read directly too; one in Redis through the uow.
+        read_revoked=user_state.is_revoked if revocations is None else None,
     )
     service_accounts = ServiceAccountService(clock, default_ttl=settings.api_key_default_ttl)
     return Services(

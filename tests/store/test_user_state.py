@@ -13,6 +13,7 @@ import pytest
 from idgate.core.clock import FixedClock
 from idgate.core.models import User
 from idgate.core.ports import UnitOfWork
+from idgate.core.tokens.refresh import LiveAccessToken
 from idgate.store.db import postgres_dsn, sqlite_path
 from idgate.store.uow import SqlUnitOfWork
 from idgate.store.user_state import UserStateReader
@@ -106,3 +107,27 @@ def test_sqlite_path(url: str, path: Path | None) -> None:
 )
 def test_postgres_dsn(url: str, dsn: str | None) -> None:
     assert postgres_dsn(url) == dsn
+
+
+async def test_the_deny_list_read_sees_a_logout_at_once(
+    uow_factory: Callable[[], SqlUnitOfWork], clock: FixedClock, database_url: str
+) -> None:
+    reader = UserStateReader(
+        sqlite_file=sqlite_path(database_url), postgres_dsn=postgres_dsn(database_url)
+    )
+    issuer = "https://id.example.test"
+    try:
+        async with uow_factory() as uow:
+            assert not await reader.is_revoked(uow, issuer, "j1")
+            live = LiveAccessToken(jti="j1", expires_at=clock.now() + timedelta(minutes=5))
+            await uow.revocations.revoke(issuer, [live])
+            await uow.commit()
+        if sqlite_path(database_url) is not None:
+            direct: UnitOfWork = NoUnitOfWork()  # type: ignore[assignment]
+            assert await reader.is_revoked(direct, issuer, "j1")
+            assert not await reader.is_revoked(direct, "https://other.example.test", "j1")
+        async with uow_factory() as uow:
+            assert await reader.is_revoked(uow, issuer, "j1")
+            assert not await reader.is_revoked(uow, issuer, "j2")
+    finally:
+        await reader.aclose()

@@ -38,6 +38,8 @@ _SQLITE_USER = (
     "SELECT username, password_hash, created_at, disabled, revoked_before FROM users WHERE id = ?"
 )
 _SQLITE_ROLES = "SELECT role FROM user_roles WHERE user_id = ?"
+# The logout deny-list of store/revocations.py (SqlRevocationList), keyed on (jti, issuer).
+_SQLITE_REVOKED = "SELECT 1 FROM revoked_tokens WHERE jti = ? AND issuer = ?"
 _POSTGRES_USER = """
 SELECT u.username, u.password_hash, u.created_at, u.disabled, u.revoked_before,
        array_remove(array_agg(r.role), NULL) AS roles
@@ -79,6 +81,19 @@ class UserStateReader:
         if self._dsn is not None:
             return await self._postgres(self._dsn, user_id)
         return await uow.users.get(user_id)
+
+    async def is_revoked(self, uow: UnitOfWork, issuer: str, jti: str) -> bool:
+        """Return whether the access token ``(issuer, jti)`` is on the database deny-list.
+
+        Only for a deny-list kept in the database; one kept in Redis is asked through ``uow``.
+        """
+        if self._path is not None:
+            try:
+                connection = self._connection(self._path)
+                return connection.execute(_SQLITE_REVOKED, (jti, issuer)).fetchone() is not None
+            except sqlite3.OperationalError as exc:
+                log.info("direct SQLite read unavailable, using the unit of work: %s", exc)
+        return await uow.revocations.is_revoked(issuer, jti)
 
     def _connection(self, path: Path) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)

@@ -66,6 +66,7 @@ class TokenService:
         clock: Clock,
         *,
         read_account: Callable[[UnitOfWork, uuid.UUID], Awaitable[User | None]] | None = None,
+        read_revoked: Callable[[UnitOfWork, str, str], Awaitable[bool]] | None = None,
     ) -> None:
         self.access = access
         self.policy = policy
@@ -73,6 +74,8 @@ class TokenService:
         #: How :meth:`authenticate` reads the account as committed now; default: ``uow.users``.
         #: The store may give a cheaper read path (``store.user_state``), never a cached one.
         self.read_account = read_account or _read_through_uow
+        #: How the deny-list is asked ``(uow, issuer, jti)``; default: ``uow.revocations``.
+        self.read_revoked = read_revoked or _revoked_through_uow
 
     # --- issuing ----------------------------------------------------------------------------
 
@@ -176,7 +179,7 @@ class TokenService:
 
     async def check_not_revoked(self, uow: UnitOfWork, claims: AccessClaims) -> None:
         """Raise :class:`InvalidToken` if the access token is on the deny-list."""
-        if await uow.revocations.is_revoked(self.access.issuer, claims.jti):
+        if await self.read_revoked(uow, self.access.issuer, claims.jti):
             raise InvalidToken("The access token has been revoked.")
 
     async def logout(
@@ -435,3 +438,7 @@ def _parse_uuid(value: str | None) -> uuid.UUID | None:
 
 async def _read_through_uow(uow: UnitOfWork, user_id: uuid.UUID) -> User | None:
     return await uow.users.get(user_id)
+
+
+async def _revoked_through_uow(uow: UnitOfWork, issuer: str, jti: str) -> bool:
+    return await uow.revocations.is_revoked(issuer, jti)
