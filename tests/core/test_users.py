@@ -143,3 +143,29 @@ async def test_unexpected_errors_roll_everything_back(store: MemoryStore) -> Non
     with pytest.raises(RuntimeError):
         await run_in_unit_of_work(lambda: uow_factory(store), work)  # type: ignore[arg-type]
     assert store.users == {} and store.audit == []
+
+
+class CheckingPool(HashingPool):
+    """A hashing pool that records whether the unit of work was released before each hash."""
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        super().__init__(1)
+        self.uow = uow
+        self.released_before: list[bool] = []
+
+    async def run(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.released_before.append(self.uow.releases > 0)
+        return await super().run(fn, *args, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["alice", "ghost"])
+async def test_no_connection_is_held_while_hashing(store: MemoryStore, name: str) -> None:
+    await register(make_service(), store)
+    uow = MemoryUnitOfWork(store)
+    pool = CheckingPool(uow)
+    service = make_service()
+    service.pool = pool
+    async with uow:
+        with pytest.raises(InvalidCredentials):
+            await service.authenticate(uow, name, "a wrong password, long", ORIGIN)
+    assert pool.released_before == [True]

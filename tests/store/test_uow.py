@@ -72,3 +72,33 @@ async def test_unexpected_error_rolls_back_and_publishes_nothing(
         await run_in_unit_of_work(uow_factory, work)
     assert await count_users(uow_factory) == 0
     assert not [r for r in caplog.records if r.name == "idgate.audit"]
+
+
+async def test_release_gives_the_connection_back_between_reads(
+    database_url: str, clock: FixedClock
+) -> None:
+    """A login releases its connection while bcrypt runs, so a flood cannot hold the pool."""
+    from idgate.store.db import create_engine, session_factory
+
+    engine = create_engine(database_url)
+    try:
+        factory = session_factory(engine)
+        async with SqlUnitOfWork(factory, clock) as uow:
+            await uow.users.get_by_username("alice")
+            assert engine.sync_engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+            await uow.release()
+            assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+            # The unit of work goes on: the next call opens a new transaction, commit works.
+            await uow.users.add(stage(uow, clock), "alice")
+            await uow.commit()
+        async with SqlUnitOfWork(factory, clock) as uow:
+            assert await uow.users.get_by_username("alice") is not None
+            # With a change staged, release keeps the transaction (nothing is lost).
+            await uow.audit.add(
+                AuditEvent.create(AuditEventType.USER_CREATED, clock.now(), RequestOrigin())
+            )
+            await uow.release()
+            await uow.commit()
+            assert len(await uow.audit.list()) == 1
+    finally:
+        await engine.dispose()

@@ -406,6 +406,15 @@ class UnitOfWork(Protocol):
         """Discard every staged change."""
         ...
 
+    async def release(self) -> None:
+        """Give the database connection back to the pool before slow work that needs none.
+
+        Called before a password check (a quarter of a second of bcrypt), so a login flood does
+        not hold every pooled connection while it waits for the hashing threads. Only called
+        when nothing has been written yet; later repository calls open a new transaction.
+        """
+        ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(

@@ -75,6 +75,7 @@ class Reauthentication:
                 raise
         ok = False
         if user.password_hash is not None and len(password) <= self._max_length:
+            await uow.release()
             result = await self._pool.run(self._hashers.verify, password, user.password_hash)
             ok = result.ok
         else:

@@ -467,6 +467,7 @@ class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
         self.commits = 0
+        self.releases = 0
         self._work = copy.deepcopy(store)
         self._bind()
 
@@ -554,6 +555,9 @@ class MemoryUnitOfWork:
         for name in ("families", "refresh_tokens", "revoked"):
             setattr(self.store, name, copy.deepcopy(getattr(self._work, name)))
         self.commits += 1
+
+    async def release(self) -> None:
+        self.releases += 1
 
     async def rollback(self) -> None:
         self._work = copy.deepcopy(self.store)

@@ -97,6 +97,15 @@ class SqlUnitOfWork:
         await self.session.rollback()
         self.audit.pending = []
 
+    async def release(self) -> None:
+        session = self._session
+        if session is None or not session.in_transaction():
+            return
+        if session.new or session.dirty or session.deleted:
+            return  # staged changes keep their transaction (never the case before a hash)
+        # Only reads happened: ending the transaction loses nothing and frees the connection.
+        await session.rollback()
+
 
 async def run_in_unit_of_work(
     factory: Callable[[], UnitOfWork], work: Callable[[UnitOfWork], Awaitable[T]]
