@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from idgate.core.audit import AuditEvent, AuditEventType
 from idgate.core.clock import FixedClock
@@ -102,3 +103,45 @@ async def test_release_gives_the_connection_back_between_reads(
             assert len(await uow.audit.list()) == 1
     finally:
         await engine.dispose()
+
+
+async def test_an_unused_unit_of_work_opens_no_session(
+    uow_factory: Callable[[], SqlUnitOfWork], clock: FixedClock
+) -> None:
+    """Most bearer requests never touch their unit of work: it must not open (then commit and
+    close) a session for them, which cost a fifth of such a request (docs/benchmarks.md)."""
+    opened: list[AsyncSession] = []
+    sessions = uow_factory()._sessions
+
+    def counting() -> AsyncSession:
+        session = sessions()
+        opened.append(session)
+        return session
+
+    def factory() -> SqlUnitOfWork:
+        return SqlUnitOfWork(counting, clock)  # type: ignore[arg-type]
+
+    async with factory() as uow:
+        await uow.commit()
+        await uow.rollback()
+        await uow.release()
+    assert opened == []
+    # First use opens it, once; commit then ends the transaction as before.
+    async with factory() as uow:
+        await uow.users.add(stage(uow, clock), "alice")
+        assert await uow.users.get_by_username("alice") is not None
+        await uow.commit()
+    assert len(opened) == 1
+    assert await count_users(factory) == 1
+
+
+async def test_a_closed_unit_of_work_refuses_use(uow_factory: Callable[[], SqlUnitOfWork]) -> None:
+    uow = uow_factory()
+    with pytest.raises(RuntimeError, match="not open"):
+        uow.users  # noqa: B018 - the access itself is under test
+    with pytest.raises(RuntimeError, match="not open"):
+        await uow.commit()
+    async with uow:
+        assert uow.users is uow.users  # one set of repositories per open unit
+    with pytest.raises(RuntimeError, match="not open"):
+        uow.users  # noqa: B018
