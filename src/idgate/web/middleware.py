@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
-import uuid
+from collections.abc import Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,6 +33,40 @@ DOCS_CSP = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 HSTS = "max-age=63072000; includeSubDomains"
+
+# Headers idgate always sets, replacing any the route set; then those a route may choose itself.
+_FORCED = frozenset({b"x-request-id", b"x-content-type-options", b"x-frame-options"})
+_ALWAYS = ((b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"))
+_DEFAULTS = (
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+# Most answers carry tokens or personal data (ASVS 14.3.2, RFC 6749 5.1).
+_NO_STORE = ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
+_CSP = b"content-security-policy"
+_HSTS = (b"strict-transport-security", HSTS.encode())
+
+
+def _secure_headers(
+    headers: Iterable[tuple[bytes, bytes]], request_id: str, csp: str, https: bool
+) -> list[tuple[bytes, bytes]]:
+    """Return the response's raw headers with idgate's security headers added.
+
+    Built on the raw pairs (ASGI gives lower-case names) rather than ``MutableHeaders``, whose
+    every lookup scans and every write rebuilds the list: this runs on every response.
+    """
+    raw = [(name, value) for name, value in headers if name.lower() not in _FORCED]
+    present = {name.lower() for name, _ in raw}
+    raw.append((b"x-request-id", request_id.encode("latin-1")))
+    raw.extend(_ALWAYS)
+    raw.extend(pair for pair in _DEFAULTS if pair[0] not in present)
+    if _CSP not in present:
+        raw.append((_CSP, csp.encode()))
+    if b"cache-control" not in present:
+        raw.extend(_NO_STORE)
+    if https:
+        raw.append(_HSTS)
+    return raw
 
 
 class SecurityMiddleware:
@@ -64,7 +98,7 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or os.urandom(16).hex()
         client_ip = scope[SCOPE_KEY] = self.client_addresses.resolve(scope)
         reset = request_id_var.set(request_id)
         started = time.perf_counter()
@@ -78,19 +112,9 @@ class SecurityMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = request_id
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["X-Frame-Options"] = "DENY"
-                headers.setdefault("Referrer-Policy", "no-referrer")
-                headers.setdefault("Content-Security-Policy", csp)
-                headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-                if "cache-control" not in headers:
-                    # Most answers carry tokens or personal data (ASVS 14.3.2, RFC 6749 5.1).
-                    headers["Cache-Control"] = "no-store"
-                    headers["Pragma"] = "no-cache"
-                if https:
-                    headers["Strict-Transport-Security"] = HSTS
+                message["headers"] = _secure_headers(
+                    message.get("headers", ()), request_id, csp, https
+                )
             await send(message)
 
         received = 0
