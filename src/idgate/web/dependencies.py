@@ -28,12 +28,15 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 OriginDep = Annotated[RequestOrigin, Depends(request_origin)]
 
 
-async def get_uow(services: ServicesDep) -> AsyncIterator[UnitOfWork]:
+async def get_uow(request: Request) -> AsyncIterator[UnitOfWork]:
     """One unit of work per request, committed before the response is sent.
 
     It also commits when the route raises a deliberate :class:`IdgateError` (so a failed login's
     audit event is kept) and rolls back on anything else; see ``store.uow.run_in_unit_of_work``.
     """
+    # Read from the app, not through ``get_services``: every bearer request resolves this
+    # dependency, and each one FastAPI resolves costs measurably (docs/benchmarks.md).
+    services: Services = request.app.state.services
     async with services.uow_factory() as uow:
         try:
             yield uow
@@ -51,12 +54,13 @@ _bearer = HTTPBearer(auto_error=False, description="An access token from POST /l
 
 async def current_principal(
     request: Request,
-    services: ServicesDep,
     uow: UowDep,
     _docs: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
 ) -> Principal:
     """Authenticate the request with the first authenticator whose credential it carries."""
-    authenticators: list[Authenticator] = request.app.state.authenticators
+    state = request.app.state
+    services: Services = state.services
+    authenticators: list[Authenticator] = state.authenticators
     for authenticator in authenticators:
         if authenticator.applies(request):
             return await authenticator.authenticate(request, services, uow)

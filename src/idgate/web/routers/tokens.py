@@ -46,7 +46,6 @@ _bearer = HTTPBearer(auto_error=False, description="The access token of the sess
 
 async def logout_principal(
     request: Request,
-    services: ServicesDep,
     uow: UowDep,
     _docs: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
 ) -> Principal | AuthenticationError | None:
@@ -56,7 +55,7 @@ async def logout_principal(
     if not any(authenticator.applies(request) for authenticator in authenticators):
         return None
     try:
-        return await current_principal(request, services, uow)
+        return await current_principal(request, uow)
     except AuthenticationError as exc:
         return exc
 
