@@ -50,6 +50,13 @@ async def test_reads_what_the_repository_reads_and_sees_changes_at_once(
             assert await reader.current(uow, user.id) == expected
             assert await reader.current(uow, uuid.uuid4()) is None
         assert expected is not None and expected.roles == ("admin", "user")
+        async with uow_factory() as uow:  # an account without any role
+            await uow.roles.revoke(user.id, "user")
+            await uow.roles.revoke(user.id, "admin")
+            await uow.commit()
+        async with uow_factory() as uow:
+            assert await reader.current(uow, user.id) == await uow.users.get(user.id)
+        assert (await reader.current(NoUnitOfWork(), user.id)).roles == ()  # type: ignore[arg-type,union-attr]
         async with uow_factory() as uow:
             await uow.users.set_disabled(user.id, True)
             await uow.users.revoke_credentials(user.id, clock.now() + timedelta(seconds=1))

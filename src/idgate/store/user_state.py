@@ -34,10 +34,14 @@ log = logging.getLogger("idgate.store")
 
 # The columns SqlUserRepository.get maps (store/models/users.py); the SQLite formats are
 # SQLAlchemy's: Uuid as 32 hex digits, DateTime as ISO text in UTC, Boolean as 0/1.
-_SQLITE_USER = (
-    "SELECT username, password_hash, created_at, disabled, revoked_before FROM users WHERE id = ?"
-)
-_SQLITE_ROLES = "SELECT role FROM user_roles WHERE user_id = ?"
+# One statement for the account and its roles (joined with a separator no role name contains:
+# role names are validated in core/rbac.py), as on PostgreSQL: each statement costs a round of
+# sqlite3's machinery on the event loop's thread.
+_SQLITE_USER = """
+SELECT username, password_hash, created_at, disabled, revoked_before,
+       (SELECT group_concat(role, ' ') FROM user_roles WHERE user_id = users.id)
+FROM users WHERE id = ?
+"""
 # The logout deny-list of store/revocations.py (SqlRevocationList), keyed on (jti, issuer).
 _SQLITE_REVOKED = "SELECT 1 FROM revoked_tokens WHERE jti = ? AND issuer = ?"
 _POSTGRES_USER = """
@@ -113,8 +117,7 @@ class UserStateReader:
         row = connection.execute(_SQLITE_USER, (user_id.hex,)).fetchone()
         if row is None:
             return None
-        username, password_hash, created_at, disabled, revoked_before = row
-        roles = [role for (role,) in connection.execute(_SQLITE_ROLES, (user_id.hex,))]
+        username, password_hash, created_at, disabled, revoked_before, roles = row
         created = _utc(created_at)
         assert created is not None
         return User(
@@ -123,7 +126,7 @@ class UserStateReader:
             password_hash=password_hash,
             created_at=created,
             disabled=bool(disabled),
-            roles=tuple(sorted(roles)),
+            roles=tuple(sorted(roles.split(" "))) if roles else (),
             revoked_before=_utc(revoked_before),
         )
 

@@ -42,6 +42,8 @@ FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256", "c
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "iat", "nbf", "jti")
 #: Registered claims that extra claims may not overwrite.
 RESERVED_CLAIMS = frozenset({*REQUIRED_CLAIMS, "typ"})
+#: Claims that become fields of :class:`AccessClaims`; the rest are kept as ``extra``.
+_MAPPED_CLAIMS = RESERVED_CLAIMS | {"scope", "roles"}
 #: The largest clock leeway any verifier may allow (SECURITY.md JW-05).
 MAX_LEEWAY = timedelta(seconds=60)
 
@@ -196,7 +198,7 @@ def _check_claims(claims: dict[str, Any], now: datetime, leeway: timedelta) -> A
         raise InvalidToken("The access token has invalid scope or roles.")
     if not all(isinstance(role, str) for role in roles):
         raise InvalidToken("The access token has invalid roles.")
-    extra = {k: v for k, v in claims.items() if k not in RESERVED_CLAIMS | {"scope", "roles"}}
+    extra = {k: v for k, v in claims.items() if k not in _MAPPED_CLAIMS}
     try:
         issued_at = datetime.fromtimestamp(iat, UTC)
         expires_at = datetime.fromtimestamp(exp, UTC)
