@@ -10,7 +10,10 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
 
+from idgate.config import Settings
 from idgate.core.clock import FixedClock
 from idgate.core.tokens.keys import new_signing_key
 from idgate.services import Services
@@ -173,3 +176,24 @@ async def test_tokens_are_only_read_from_the_header(client: httpx.AsyncClient, t
 async def test_a_huge_authorization_header_is_refused_cleanly(client: httpx.AsyncClient) -> None:
     r = await client.get("/profile", headers=bearer("x" * 65_536))
     assert r.status_code in (401, 431)
+
+
+async def test_a_bearer_request_takes_no_pooled_connection_on_sqlite(
+    client: httpx.AsyncClient, token: str, settings: Settings
+) -> None:
+    """On SQLite the bearer check reads directly (store/user_state.py) and the request's unit of
+    work opens no session, so bearer requests never wait for the pool that logins use."""
+    checkouts: list[object] = []
+
+    def count(*args: object) -> None:
+        checkouts.append(args)
+
+    event.listen(Pool, "checkout", count)
+    try:
+        r = await client.get("/profile", headers=bearer(token))
+        assert r.status_code == 200
+    finally:
+        event.remove(Pool, "checkout", count)
+    sqlite = settings.resolved_database_url.startswith("sqlite")
+    # On PostgreSQL without Redis the logout deny-list is read through the unit of work.
+    assert len(checkouts) == (0 if sqlite else 1)
