@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,3 +156,18 @@ def test_serve_refuses_workers_without_redis_in_production(tmp_path: Path) -> No
     }
     result = runner.invoke(app, ["serve", "--workers", "2"], env=env)
     assert result.exit_code == 2 and "IDGATE_REDIS_URL" in result.output
+
+
+def test_the_command_line_loads_no_server_machinery_before_a_command_runs() -> None:
+    """``idgate serve`` with several workers starts none of them until its own process has
+    checked the schema; that process loads neither Alembic nor the application's services
+    (they took a third of such a start-up, docs/benchmarks.md)."""
+    code = (
+        "import sys, idgate.cli, idgate.store.schema_version; "
+        "print(sorted(m for m in ('alembic', 'idgate.services', 'idgate.app', 'fastapi') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

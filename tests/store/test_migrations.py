@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from idgate.store import migrate
+from idgate.store import migrate, schema_version
 from idgate.store.db import create_engine
 from idgate.store.models import Base
 
@@ -40,6 +42,21 @@ async def test_models_match_the_migrations(database_url: str) -> None:
     assert await migrate.current_revisions(database_url) == migrate.head_revisions(database_url)
 
 
+def test_the_light_schema_check_knows_the_newest_migration(database_url: str) -> None:
+    """``idgate serve`` checks the schema without Alembic (store/schema_version.py): its revision
+    must be the head Alembic computes from the migration scripts. Adding a migration without
+    updating ``HEAD_REVISION`` fails here."""
+
+    assert migrate.head_revisions(database_url) == {schema_version.HEAD_REVISION}
+    assert schema_version.is_up_to_date(database_url)
+    migrate.downgrade(database_url, "0003")
+    assert not schema_version.is_up_to_date(database_url)
+    migrate.downgrade(database_url, "base")
+    assert not schema_version.is_up_to_date(database_url)
+    migrate.upgrade(database_url)
+    assert schema_version.is_up_to_date(database_url)
+
+
 def test_downgrade_to_nothing_and_back(database_url: str) -> None:
     import asyncio
 
@@ -48,3 +65,11 @@ def test_downgrade_to_nothing_and_back(database_url: str) -> None:
     migrate.upgrade(database_url)
     assert migrate.is_up_to_date(database_url)
     assert {"users", "roles", "user_roles", "audit_events"} <= asyncio.run(_tables(database_url))
+
+
+def test_a_database_never_migrated_is_not_up_to_date(tmp_path: Path) -> None:
+    import asyncio
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert asyncio.run(schema_version.current_revisions(url)) == set()
+    assert not schema_version.is_up_to_date(url)

@@ -6,15 +6,18 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
 from idgate.cli._common import fail, in_unit_of_work, load_settings, run_with_services
 from idgate.core.admin import Actor
 from idgate.core.models import SYSTEM_ORIGIN
-from idgate.core.ports import UnitOfWork
-from idgate.services import Services
+
+if TYPE_CHECKING:
+    from idgate.core.ports import UnitOfWork
+    from idgate.services import Services
+
 
 T = TypeVar("T")
 

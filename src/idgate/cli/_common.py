@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from pydantic import ValidationError
 
 from idgate.config import Settings
 from idgate.core.errors import ConfigurationError, IdgateError
-from idgate.core.ports import UnitOfWork
-from idgate.services import Services
+
+if TYPE_CHECKING:
+    from idgate.core.ports import UnitOfWork
+    from idgate.services import Services
+
 
 T = TypeVar("T")
 

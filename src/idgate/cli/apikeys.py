@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,9 +15,12 @@ from idgate.cli._admin import parse_id, run, when
 from idgate.cli._common import fail
 from idgate.core.apikeys import ApiKey, NewApiKey
 from idgate.core.models import SYSTEM_ORIGIN
-from idgate.core.ports import UnitOfWork
 from idgate.core.service_accounts import Ttl
-from idgate.services import Services
+
+if TYPE_CHECKING:
+    from idgate.core.ports import UnitOfWork
+    from idgate.services import Services
+
 
 app = typer.Typer(help="Manage API keys of service accounts.", no_args_is_help=True)
 

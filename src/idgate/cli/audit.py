@@ -6,15 +6,18 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from idgate.cli._common import fail, in_unit_of_work, load_settings, run_with_services
 from idgate.core.audit import AuditEvent, AuditEventType
-from idgate.core.ports import UnitOfWork
 from idgate.core.usernames import canonical_username
-from idgate.services import Services
+
+if TYPE_CHECKING:
+    from idgate.core.ports import UnitOfWork
+    from idgate.services import Services
+
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,10 +12,13 @@ from idgate.config import Settings
 from idgate.core.audit import AuditEvent, AuditEventType
 from idgate.core.clock import SystemClock
 from idgate.core.models import SYSTEM_ORIGIN
-from idgate.core.ports import UnitOfWork
 from idgate.core.tokens.keys import ASYMMETRIC_ALGORITHMS, Algorithm, rotation_overlap
-from idgate.services import Services
 from idgate.store.keystore import FileKeyStore, Rotation
+
+if TYPE_CHECKING:
+    from idgate.core.ports import UnitOfWork
+    from idgate.services import Services
+
 
 app = typer.Typer(help="Manage the signing keys.", no_args_is_help=True)
 

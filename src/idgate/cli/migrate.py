@@ -5,11 +5,12 @@ from __future__ import annotations
 import typer
 
 from idgate.cli._common import fail, load_settings
-from idgate.store import migrate as migrations
 
 
 def migrate() -> None:
     """Apply every pending database migration (safe to run repeatedly)."""
+    from idgate.store import migrate as migrations  # Alembic: loaded by the commands that use it
+
     settings = load_settings()
     url = settings.resolved_database_url
     try:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from idgate.cli._admin import OPERATOR, run
-from idgate.core.ports import UnitOfWork
 from idgate.core.rbac import Role
-from idgate.services import Services
+
+if TYPE_CHECKING:
+    from idgate.core.ports import UnitOfWork
+    from idgate.services import Services
+
 
 app = typer.Typer(help="Manage roles and their permissions.", no_args_is_help=True)
 

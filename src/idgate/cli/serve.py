@@ -24,7 +24,7 @@ def serve(
     import uvicorn
 
     from idgate.cli._protocol import http_protocol
-    from idgate.store import migrate as migrations
+    from idgate.store import schema_version
 
     settings = load_settings()
     workers = workers or settings.workers
@@ -40,8 +40,10 @@ def serve(
         typer.secho(f"WARNING: {problem}", err=True, fg=typer.colors.YELLOW, bold=True)
     url = settings.resolved_database_url
     if migrate:
+        from idgate.store import migrate as migrations
+
         migrations.upgrade(url)
-    elif not migrations.is_up_to_date(url):
+    elif not schema_version.is_up_to_date(url):
         raise fail("the database schema is not up to date: run `idgate migrate` first", 2)
     host = host or settings.host
     port = port or settings.port

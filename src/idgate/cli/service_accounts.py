@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from idgate.cli._admin import OPERATOR, confirm, parse_id, run, when
 from idgate.core.apikeys import ServiceAccount
 from idgate.core.models import SYSTEM_ORIGIN
-from idgate.core.ports import UnitOfWork
-from idgate.services import Services
+
+if TYPE_CHECKING:
+    from idgate.core.ports import UnitOfWork
+    from idgate.services import Services
+
 
 app = typer.Typer(help="Manage service accounts (owners of API keys).", no_args_is_help=True)
 

@@ -7,7 +7,7 @@ password, since whoever can run it can read the database anyway.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,9 +17,12 @@ from idgate.core.admin import Page
 from idgate.core.audit import AuditEventType
 from idgate.core.ids import token
 from idgate.core.models import SYSTEM_ORIGIN, User
-from idgate.core.ports import UnitOfWork
 from idgate.core.users import ADMIN_ROLE, DEFAULT_ROLE
-from idgate.services import Services
+
+if TYPE_CHECKING:
+    from idgate.core.ports import UnitOfWork
+    from idgate.services import Services
+
 
 app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 roles_app = typer.Typer(help="Give or take a user's roles.", no_args_is_help=True)

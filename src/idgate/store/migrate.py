@@ -55,4 +55,6 @@ async def current_revisions(url: str) -> set[str]:
 
 
 def is_up_to_date(url: str) -> bool:
+    """Return whether ``url`` is at the newest revision; :mod:`idgate.store.schema_version`
+    answers the same without Alembic, for ``idgate serve``."""
     return asyncio.run(current_revisions(url)) == head_revisions(url)
