@@ -161,6 +161,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ),
     )
     pool = HashingPool(settings.hashing_threads, queue_size=settings.hashing_queue)
+    pool.start(hashers.prepare)  # the unknown-account hash, made while the server starts
     engine = create_engine(settings.resolved_database_url)
     sessions = session_factory(engine)
 

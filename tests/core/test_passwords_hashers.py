@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 import unicodedata
 
 import bcrypt
@@ -144,3 +145,35 @@ def test_cost_floor() -> None:
     with pytest.raises(ValueError):
         Pepper.from_secret(b"short")
     assert "secret" not in repr(PEPPER) or "***" in repr(PEPPER)
+
+
+class CountingHasher(BcryptHasher):
+    """A bcrypt hasher that counts the hashes it makes."""
+
+    def __init__(self) -> None:
+        super().__init__([PEPPER], cost=4, allow_low_cost=True)
+        self.made = 0
+
+    def hash(self, password: str) -> str:
+        self.made += 1
+        return super().hash(password)
+
+
+def test_the_unknown_account_hash_is_made_once_and_not_at_construction() -> None:
+    """Every worker builds its hashers at start-up; at cost 12 a hash there took a fifth of a
+    second of each start. It is made on first need (or by ``prepare``), once, even when several
+    hashing threads need it at the same moment."""
+    counting = CountingHasher()
+    h = PasswordHashers([counting])
+    assert counting.made == 0
+    threads = [threading.Thread(target=h.dummy_verify, args=("guess",)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    h.prepare()
+    h.dummy_verify("another guess")
+    assert counting.made == 1
+    prepared = PasswordHashers([counting])
+    prepared.prepare()
+    assert counting.made == 2

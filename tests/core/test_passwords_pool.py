@@ -22,3 +22,21 @@ async def test_hashing_threads_yield_the_cpu_to_the_event_loop() -> None:
         assert _niceness() == os.getpriority(os.PRIO_PROCESS, 0)  # the loop is left as it was
     finally:
         pool.shutdown()
+
+
+async def test_start_runs_work_without_waiting_or_taking_a_slot() -> None:
+    pool = HashingPool(1, queue_size=0)
+    started = threading.Event()
+    release = threading.Event()
+    try:
+
+        def warm_up() -> None:
+            started.set()
+            release.wait(5)
+
+        pool.start(warm_up)
+        assert started.wait(5)
+        assert pool.pending == 0  # start-up work is not counted against the queue
+    finally:
+        release.set()
+        pool.shutdown()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import threading
 import unicodedata
 from dataclasses import dataclass
 from typing import Protocol
@@ -223,8 +224,21 @@ class PasswordHashers:
         self._preferred = hashers[0]
         # A real hash of a random password, checked for unknown users so that a login for an
         # account that does not exist costs the same as one for an account that does (LG-02;
-        # Django's ModelBackend, ticket #20760).
-        self._dummy = self._preferred.hash(normalize_password("idgate-dummy-password-0000"))
+        # Django's ModelBackend, ticket #20760). Made on first need or by ``prepare``, not here:
+        # at cost 12 it took a fifth of a second of every worker's start-up.
+        self._dummy: str | None = None
+        self._dummy_lock = threading.Lock()
+
+    def prepare(self) -> None:
+        """Make the hash that unknown accounts are checked against (call it off the event loop,
+        at start-up, so that no login waits for it)."""
+        self._dummy_hash()
+
+    def _dummy_hash(self) -> str:
+        with self._dummy_lock:
+            if self._dummy is None:
+                self._dummy = self._preferred.hash(normalize_password("idgate-dummy-password-0000"))
+            return self._dummy
 
     def hash(self, password: str) -> str:
         """Return a new hash of ``password`` with the preferred scheme."""
@@ -243,4 +257,4 @@ class PasswordHashers:
 
     def dummy_verify(self, password: str) -> None:
         """Spend the time of a real verification and learn nothing (for unknown accounts)."""
-        self._preferred.verify(normalize_password(password), self._dummy)
+        self._preferred.verify(normalize_password(password), self._dummy_hash())

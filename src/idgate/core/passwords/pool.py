@@ -94,6 +94,13 @@ class HashingPool:
         future.add_done_callback(self._release)
         return await asyncio.wrap_future(future)
 
+    def start(self, fn: Callable[[], object]) -> None:
+        """Start ``fn`` on a hashing thread without waiting for it (start-up warm-up work).
+
+        It is not counted against the queue; it is dropped if the pool shuts down first.
+        """
+        self._executor.submit(fn)
+
     def _release(self, _: object) -> None:
         with self._lock:
             self._pending -= 1
