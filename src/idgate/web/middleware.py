@@ -55,8 +55,14 @@ def _secure_headers(
     Built on the raw pairs (ASGI gives lower-case names) rather than ``MutableHeaders``, whose
     every lookup scans and every write rebuilds the list: this runs on every response.
     """
-    raw = [(name, value) for name, value in headers if name.lower() not in _FORCED]
-    present = {name.lower() for name, _ in raw}
+    given = list(headers)
+    present = {name.lower() for name, _ in given}
+    replaced = _FORCED
+    if https:
+        replaced = replaced | {_HSTS[0]}
+    if b"cache-control" not in present:
+        replaced = replaced | {b"pragma"}
+    raw = [(name, value) for name, value in given if name.lower() not in replaced]
     raw.append((b"x-request-id", request_id.encode("latin-1")))
     raw.extend(_ALWAYS)
     raw.extend(pair for pair in _DEFAULTS if pair[0] not in present)
