@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
 
 from idgate.store.db import create_engine
 
@@ -25,13 +25,16 @@ async def current_revisions(url: str) -> set[str]:
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
-            try:
-                rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
-            except DBAPIError:  # no alembic_version table: a database never migrated
-                return set()
+            if not await connection.run_sync(_has_version_table):
+                return set()  # a database never migrated
+            rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
             return {row[0] for row in rows}
     finally:
         await engine.dispose()
+
+
+def _has_version_table(connection: Connection) -> bool:
+    return inspect(connection).has_table("alembic_version")
 
 
 def is_up_to_date(url: str) -> bool:
