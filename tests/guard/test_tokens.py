@@ -265,3 +265,36 @@ async def test_hs256_with_the_shared_secret(settings: Settings, clock: FixedCloc
         Guard("http://testserver", "idgate", algorithms=["HS256"], allow_http=True)
     with pytest.raises(ValueError, match="32 bytes"):
         Guard("http://testserver", "idgate", shared_secret="short", allow_http=True)
+
+
+async def test_a_token_seen_before_is_not_verified_again_while_its_key_stays(
+    api: httpx.AsyncClient,
+    alice: dict[str, str],
+    guard: Guard,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The guard remembers a token whose signature it checked (as idgate does), with the key
+    that checked it: the next requests skip the signature check, a key set fetched anew checks
+    it again, and the time claims are checked on every request."""
+    checks: list[str] = []
+    real = jwt.decode
+
+    def counting(token: str, *args: object, **kwargs: object) -> object:
+        options = kwargs.get("options")
+        if not isinstance(options, dict) or options.get("verify_signature", True):
+            checks.append(token)
+        return real(token, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("idgate.core.tokens.verification.jwt.decode", counting)
+    for _ in range(3):
+        assert (await api.get("/me", headers=alice)).status_code == 200
+    assert checks == [token_of(alice)]
+    assert guard.keys is not None
+    await guard.keys.refresh()  # new key objects: the token is checked once more
+    for _ in range(2):
+        assert (await api.get("/me", headers=alice)).status_code == 200
+    assert checks == [token_of(alice)] * 2
+    clock.advance(timedelta(minutes=16))
+    r = await assert_refused(api, alice)
+    assert r.json()["detail"] == "The access token has expired."

@@ -42,10 +42,13 @@ from idgate.core.errors import AuthenticationError, IdgateError, InvalidToken
 from idgate.core.rbac import PERMISSIONS_CLAIM, permissions_claim
 from idgate.core.tokens.keys import hmac_signing_key
 from idgate.core.tokens.verification import (
+    AccessClaims,
     VerificationKey,
+    VerifiedTokens,
+    check_claims,
     check_leeway,
     read_header,
-    verify_signed,
+    verified_payload,
 )
 from idgate.guard.discovery import Discovery
 from idgate.guard.errors import forbidden, refusal
@@ -59,6 +62,8 @@ log = logging.getLogger("idgate.guard")
 API_KEY_HEADER = "X-API-Key"
 #: The shortest HS256 secret accepted (SECURITY.md JW-09: at least the hash's 256 bits).
 MIN_SECRET_BYTES = 32
+#: Verified tokens a guard remembers (a few MB at most), as idgate itself does.
+VERIFIED_TOKENS = 4096
 
 Dependency = Callable[..., Awaitable[Principal]]
 OptionalDependency = Callable[..., Awaitable[Principal | None]]
@@ -149,6 +154,7 @@ class Guard:
             if url is not None:
                 check_url(url, allow_http=allow_http, what=what)
         self._static_key: VerificationKey | None = None
+        self._verified = VerifiedTokens(VERIFIED_TOKENS)
         if shared_secret is not None:
             secret = shared_secret.encode() if isinstance(shared_secret, str) else shared_secret
             if len(secret) < MIN_SECRET_BYTES:
@@ -197,24 +203,7 @@ class Guard:
     async def verify_token(self, token: str) -> Principal:
         """Return the principal of a valid access token; raise :class:`InvalidToken`, or
         :class:`~idgate.core.errors.Unavailable` when idgate's keys cannot be had."""
-        header = read_header(token)
-        key: VerificationKey
-        if self._static_key is not None:
-            if header.kid != self._static_key.kid:
-                raise InvalidToken("The access token was not signed by a known key.")
-            key = self._static_key
-        else:
-            assert self.keys is not None
-            key = await self.keys.key_for(header.kid)
-        claims = verify_signed(
-            token,
-            header,
-            key,
-            issuer=self.issuer,
-            audience=self.audience,
-            now=self._clock.now(),
-            leeway=self._leeway,
-        )
+        claims = await self._verified_claims(token)
         return Principal(
             subject=claims.subject,
             kind="user",
@@ -225,6 +214,30 @@ class Guard:
             claims=claims,
             credential_id=claims.jti,
         )
+
+    async def _key_for(self, kid: str) -> VerificationKey:
+        if self._static_key is not None:
+            if kid != self._static_key.kid:
+                raise InvalidToken("The access token was not signed by a known key.")
+            return self._static_key
+        assert self.keys is not None
+        return await self.keys.key_for(kid)
+
+    async def _verified_claims(self, token: str) -> AccessClaims:
+        # A token seen before skips its signature check if the key that verified it is still
+        # the one idgate publishes for its kid (a fetched key set has new key objects).
+        remembered = self._verified.get(token) if isinstance(token, str) else None
+        if remembered is not None:
+            verified_by, payload = remembered
+            if await self._key_for(verified_by.kid) is verified_by:
+                return check_claims(payload, self._clock.now(), self._leeway)
+            self._verified.forget(token)
+        header = read_header(token)
+        key = await self._key_for(header.kid)
+        payload = verified_payload(token, header, key, self.issuer, self.audience)
+        claims = check_claims(payload, self._clock.now(), self._leeway)
+        self._verified.remember(token, key, payload)
+        return claims
 
     async def check_revocation(self, principal: Principal, token: str) -> Principal:
         """Ask idgate whether the access token behind ``principal`` is still active; return the

@@ -14,7 +14,6 @@ again on every use. Everything verified once depends only on the token's bytes a
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,17 +24,18 @@ import jwt
 from idgate.core.clock import Clock, to_timestamp
 from idgate.core.errors import InvalidToken
 from idgate.core.ids import new_id
-from idgate.core.tokens.keys import KeyProvider, SigningKey
+from idgate.core.tokens.keys import KeyProvider
 from idgate.core.tokens.verification import (
     ACCESS_TOKEN_TYPE,
     MAX_LEEWAY,
     MAX_TOKEN_LENGTH,
     RESERVED_CLAIMS,
     AccessClaims,
+    VerifiedTokens,
     check_claims,
     check_leeway,
     read_header,
-    verify_signed,
+    verified_payload,
 )
 
 #: Verified tokens each process remembers (a few MB at most); the oldest is forgotten first.
@@ -81,7 +81,7 @@ class AccessTokens:
         self.ttl = ttl
         self._clock = clock
         self._leeway = leeway
-        self._verified: OrderedDict[str, tuple[SigningKey, dict[str, Any]]] = OrderedDict()
+        self._verified = VerifiedTokens(VERIFIED_CACHE_SIZE)
 
     def issue(
         self,
@@ -130,22 +130,12 @@ class AccessTokens:
             verified_by, payload = remembered
             if self._keys.current().get(verified_by.kid) is verified_by:
                 return check_claims(payload, self._clock.now(), self._leeway)
-            self._verified.pop(token, None)
+            self._verified.forget(token)
         header = read_header(token)
         key = self._keys.current().get(header.kid)
         if key is None:
             raise InvalidToken("The access token was not signed by a known key.")
-        claims = verify_signed(
-            token,
-            header,
-            key,
-            issuer=self.issuer,
-            audience=self.audience,
-            now=self._clock.now(),
-            leeway=self._leeway,
-        )
-        # The payload whose signature was just verified (the same bytes), kept for later checks.
-        self._verified[token] = (key, jwt.decode(token, options={"verify_signature": False}))
-        if len(self._verified) > VERIFIED_CACHE_SIZE:
-            self._verified.popitem(last=False)
+        payload = verified_payload(token, header, key, self.issuer, self.audience)
+        claims = check_claims(payload, self._clock.now(), self._leeway)
+        self._verified.remember(token, key, payload)
         return claims

@@ -20,6 +20,7 @@ This module does no I/O and imports only PyJWT and the standard library.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -142,6 +143,18 @@ def verify_signed(
     (SECURITY.md JW-07). Raises :class:`InvalidToken` saying what was wrong, never quoting the
     token.
     """
+    return _check_claims(verified_payload(token, header, key, issuer, audience), now, leeway)
+
+
+def verified_payload(
+    token: str,
+    header: TokenHeader,
+    key: VerificationKey,
+    issuer: str,
+    audience: str | Sequence[str],
+) -> dict[str, Any]:
+    """Verify the signature, ``iss``, ``aud`` and presence of the required claims of ``token``
+    and return its payload; its time and content claims are for :func:`check_claims`."""
     if header.alg != key.alg:
         raise InvalidToken("The access token's algorithm does not match its key.")
     try:
@@ -169,7 +182,47 @@ def verify_signed(
         raise InvalidToken("The access token's signature is invalid.") from None
     except jwt.PyJWTError:
         raise InvalidToken("The access token is malformed.") from None
-    return _check_claims(claims, now, leeway)
+    if not isinstance(claims, dict):
+        raise InvalidToken("The access token is malformed.")
+    return claims
+
+
+class VerifiedTokens:
+    """Tokens whose signature, issuer and audience were verified, each with the key that did it.
+
+    A token is sent with every request of its lifetime; verifying its signature again each time
+    (an EdDSA check cost as much as a whole bare FastAPI request, docs/benchmarks.md) is replaced
+    by a lookup. Only the signature is remembered: time and content claims are checked on every
+    use (:func:`check_claims`). An entry counts only with the very key object that verified it,
+    so a key removed from the key set, or a key set fetched anew, forgets its tokens at once
+    (the caller compares, :meth:`get`).
+    At most ``size`` tokens are kept; the oldest is forgotten first.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, tuple[VerificationKey, dict[str, Any]]] = OrderedDict()
+
+    def get(self, token: str) -> tuple[VerificationKey, dict[str, Any]] | None:
+        """Return the key that verified ``token`` and its payload, or None.
+
+        The caller must check that this key is still the one its key set holds for that kid,
+        and :meth:`forget` the token otherwise.
+        """
+        return self._entries.get(token)
+
+    def forget(self, token: str) -> None:
+        """Forget ``token`` (its key is gone or was replaced)."""
+        self._entries.pop(token, None)
+
+    def remember(self, token: str, key: VerificationKey, payload: dict[str, Any]) -> None:
+        """Remember that ``key`` verified ``token``, whose payload is ``payload``."""
+        self._entries[token] = (key, payload)
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def check_claims(claims: dict[str, Any], now: datetime, leeway: timedelta) -> AccessClaims:
