@@ -75,6 +75,7 @@ class UserService:
         Everything is validated before anything is staged, so a refusal leaves no trace but its
         audit event.
         """
+        self.pool.admit()  # shed before the policy check and any database work
         display = validate_username(username)
         canonical = canonical_username(display)
         self.policy.check(password, context=[display, canonical.split("@")[0]])
@@ -122,6 +123,7 @@ class UserService:
         :class:`LoginThrottled` while the account (or the presented device) must wait; a valid
         ``device_token`` for the account charges the device instead of the account (LG-03, LG-04).
         """
+        self.pool.admit()  # shed before any database work when the hashing pool is full
         canonical = canonical_username(username)
         user = await self._find(uow, username)
         admission = await self._admit(uow, origin, canonical, user, device_token)

@@ -81,10 +81,7 @@ class HashingPool:
         """
         with self._lock:
             if self._pending >= self.size + self.queue_size:
-                self.shed += 1
-                raise Unavailable(
-                    self.retry_after, "The server is busy checking passwords. Try again shortly."
-                )
+                raise self._shed()
             self._pending += 1
         try:
             future = self._executor.submit(lambda: fn(*args, **kwargs))
@@ -93,6 +90,24 @@ class HashingPool:
             raise
         future.add_done_callback(self._release)
         return await asyncio.wrap_future(future)
+
+    def admit(self) -> None:
+        """Raise :class:`Unavailable` now if a hash asked for now would be shed.
+
+        A login calls this before any other work, so that a request the pool would refuse
+        costs no database read or write first: during a login flood most requests are shed,
+        and what each one costs is taken from every other request of the event loop
+        (docs/benchmarks.md). A request admitted here can still be shed by :meth:`run`.
+        """
+        with self._lock:
+            if self._pending >= self.size + self.queue_size:
+                raise self._shed()
+
+    def _shed(self) -> Unavailable:
+        self.shed += 1
+        return Unavailable(
+            self.retry_after, "The server is busy checking passwords. Try again shortly."
+        )
 
     def start(self, fn: Callable[[], object]) -> None:
         """Start ``fn`` on a hashing thread without waiting for it (start-up warm-up work).
