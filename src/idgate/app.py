@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -290,10 +291,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Everything built so far (modules, routes, schemas, the password lists) lives as long
+        # as the process: move it out of the collector's reach. A full collection otherwise
+        # scans it all, stalling every request for 80 to 170 ms, several times a second during
+        # a login flood (docs/benchmarks.md; the gc.freeze documentation recommends this).
+        gc.freeze()
         try:
             yield
         finally:
             await services.close()
+            gc.unfreeze()  # what was frozen may be collected again (an app stopped in a test)
 
     docs = settings.docs_are_enabled
     app = FastAPI(
