@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import httpx
 
 #: A password every policy check accepts; tests that are not about passwords use it.
@@ -22,3 +27,20 @@ async def login_token(
     assert response.status_code == 200, response.text
     token: str = response.json()["access_token"]
     return token
+
+
+def run_test_alone(target: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run one test in a fresh pytest, without this run's IDGATE_* and CI settings plus ``env``.
+
+    For the tests that prove a missing real component fails CI instead of being skipped.
+    """
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("IDGATE_", "CI"))}
+    environ.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", target],
+        cwd=Path(__file__).resolve().parents[1],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

@@ -3,26 +3,15 @@ package, the end-to-end tests fail in CI and are skipped (with the reason) elsew
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import run_test_alone
+
 TARGET = "tests/oauth/test_oidc_provider.py::test_cancelling_at_the_provider_ends_on_a_clear_page"
 
 
 def run_peer_test(**env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("IDGATE_", "CI"))}
-    environ.update(IDGATE_TEST_NODE="/nonexistent/node", **env)
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", TARGET],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_test_alone(TARGET, IDGATE_TEST_NODE="/nonexistent/node", **env)
 
 
 def test_in_ci_a_missing_provider_fails_the_suite() -> None:

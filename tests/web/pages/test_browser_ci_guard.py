@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from tests.helpers import run_test_alone
+
 TARGET = "tests/web/pages/test_browser.py::test_pages_are_responsive"
 
 
 def run_browser_test(**env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("IDGATE_", "CI"))}
-    environ.update(IDGATE_TEST_CHROMIUM="/nonexistent/chromium", **env)
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", TARGET],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_test_alone(TARGET, IDGATE_TEST_CHROMIUM="/nonexistent/chromium", **env)
 
 
 def test_in_ci_a_missing_chromium_fails_the_suite() -> None:
