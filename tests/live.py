@@ -1,4 +1,4 @@
-"""A real idgate server for tests that need one over TCP (the browser tests)."""
+"""A real idgate server for tests that need one over TCP (browser, guard, server tests)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -40,15 +41,42 @@ def live_server(workdir: Path, port: int | None = None, **settings: str) -> Iter
     env.update({f"IDGATE_{name.upper()}": value for name, value in settings.items()})
     idgate = str(Path(sys.executable).with_name("idgate"))
     subprocess.run([idgate, "migrate"], cwd=workdir, env=env, check=True, capture_output=True)
+    with serve([idgate, "serve"], cwd=workdir, env=env, base=base) as served:
+        yield served.base
+
+
+@dataclass
+class Served:
+    """A server started by :func:`serve`; ``stderr`` is filled once it has stopped."""
+
+    base: str
+    stderr: str = ""
+
+
+@contextmanager
+def serve(
+    command: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    base: str,
+    start_timeout: float = 30,
+    capture_stderr: bool = False,
+) -> Iterator[Served]:
+    """Run ``command`` (an ``idgate serve``), wait until ``base``/health answers, stop it on exit.
+
+    With ``capture_stderr`` the server's standard error is kept in ``Served.stderr``.
+    """
     process = subprocess.Popen(
-        [idgate, "serve"],
-        cwd=workdir,
+        command,
+        cwd=cwd,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE if capture_stderr else subprocess.DEVNULL,
     )
+    served = Served(base)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 if httpx.get(f"{base}/health", timeout=1).status_code == 200:
@@ -58,11 +86,12 @@ def live_server(workdir: Path, port: int | None = None, **settings: str) -> Iter
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("idgate serve did not start")
             time.sleep(0.1)
-        yield base
+        yield served
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            _, err = process.communicate(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait()
+            _, err = process.communicate()
+        served.stderr = (err or b"").decode()

@@ -7,24 +7,17 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.live import free_port, serve
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -41,36 +34,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {k: v for k, v in env.items() if not k.startswith("IDGATE_TEST_")}
     idgate = str(Path(sys.executable).with_name("idgate"))
     subprocess.run([idgate, "migrate"], cwd=workdir, env=env, check=True, capture_output=True)
-    process = subprocess.Popen(
-        [idgate, "serve"], cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            process.kill()
-            pytest.fail(f"idgate serve did not start: {process.communicate()}")
+    with serve([idgate, "serve"], cwd=workdir, env=env, base=base, capture_stderr=True) as served:
         yield base
-    finally:
-        process.terminate()
-        try:
-            _, err = process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, err = process.communicate()
-        # Every line the server wrote to stderr is one JSON object (structured logs).
-        for line in err.decode().splitlines():
-            if line.strip():
-                json.loads(line)
-        assert (workdir / "data" / "keys" / "keyset.json").exists()
-        assert oct((workdir / "data").stat().st_mode & 0o777) == "0o700"
-        assert oct((workdir / "data" / "idgate.db").stat().st_mode & 0o777) == "0o600"
+    # Every line the server wrote to stderr is one JSON object (structured logs).
+    for line in served.stderr.splitlines():
+        if line.strip():
+            json.loads(line)
+    assert (workdir / "data" / "keys" / "keyset.json").exists()
+    assert oct((workdir / "data").stat().st_mode & 0o777) == "0o700"
+    assert oct((workdir / "data" / "idgate.db").stat().st_mode & 0o777) == "0o600"
 
 
 def readme_commands() -> list[str]:

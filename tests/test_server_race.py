@@ -4,10 +4,8 @@ PostgreSQL, and twenty threads sending one refresh token at the same moment over
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import httpx
 import pytest
 
 from tests.helpers import GOOD_PASSWORD
-from tests.test_server import free_port
+from tests.live import free_port, serve
 
 
 @pytest.fixture
@@ -32,33 +30,12 @@ def live_server(tmp_path: Path, database_url: str) -> Iterator[str]:
         "IDGATE_LOG_LEVEL": "WARNING",
     }
     idgate = str(Path(sys.executable).with_name("idgate"))
-    process = subprocess.Popen(
-        [idgate, "serve", "--workers", "2"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            process.kill()
-            pytest.fail(f"idgate serve did not start: {process.communicate()}")
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
+    # Two workers import the whole app at once: allow for a slow, shared machine.
+    with serve(
+        [idgate, "serve", "--workers", "2"], cwd=tmp_path, env=env, base=base, start_timeout=60
+    ) as served:
+        yield served.base
 
 
 def test_twenty_simultaneous_refreshes_over_tcp(live_server: str) -> None:

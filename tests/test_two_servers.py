@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.helpers import GOOD_PASSWORD
-from tests.test_server import free_port
+from tests.live import free_port
 
 pytestmark = pytest.mark.redis
 
