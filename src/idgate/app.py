@@ -58,6 +58,7 @@ from idgate.web.api_key_authentication import ApiKeyAuthenticator
 from idgate.web.authentication import BearerAuthenticator
 from idgate.web.errors import install_error_handlers
 from idgate.web.middleware import SecurityMiddleware
+from idgate.web.openapi import authenticated_operations, declare_bearer_security
 from idgate.web.origin import ClientAddressResolver, parse_networks
 from idgate.web.pages import install_pages
 from idgate.web.routers import (
@@ -325,10 +326,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         parse_networks(settings.trusted_proxies)
     )
     install_error_handlers(app)
-    for module in (auth, profile, password, tokens, wellknown, health, introspection):
-        app.include_router(module.build_router())
-    for module in (admin_users, admin_roles, service_accounts):
-        app.include_router(module.build_router())
+    routers = [
+        module.build_router()
+        for module in (auth, profile, password, tokens, wellknown, health, introspection)
+    ]
+    routers += [module.build_router() for module in (admin_users, admin_roles, service_accounts)]
+    for router in routers:
+        app.include_router(router)
+    declare_bearer_security(app, authenticated_operations(routers))
     install_pages(app)  # the browser pages; after the error handlers, which it wraps
     app.add_middleware(
         SecurityMiddleware,

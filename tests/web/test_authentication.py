@@ -9,6 +9,7 @@ from idgate.core.errors import InvalidToken
 from idgate.core.ports import UnitOfWork
 from idgate.core.principal import Principal
 from idgate.services import Services
+from idgate.web.dependencies import PrincipalDep, UowDep, current_principal
 from tests.helpers import login_token, register
 
 
@@ -47,3 +48,44 @@ async def test_the_first_credential_present_decides(
     # A failing bearer token is not rescued by another credential.
     both["Authorization"] = "Bearer broken"
     assert (await client.get("/profile", headers=both)).status_code == 401
+
+
+class CountingKeys(FakeServiceKeys):
+    """Records the unit of work of every authentication it makes."""
+
+    def __init__(self) -> None:
+        self.calls: list[UnitOfWork] = []
+
+    async def authenticate(
+        self, request: Request, services: Services, uow: UnitOfWork
+    ) -> Principal:
+        self.calls.append(uow)
+        return await super().authenticate(request, services, uow)
+
+
+async def test_a_request_authenticates_once_and_shares_its_unit_of_work(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    keys = CountingKeys()
+    app.state.authenticators.append(keys)
+
+    @app.get("/test/principal-twice")
+    async def principal_twice(request: Request, principal: PrincipalDep) -> dict[str, bool]:
+        again = await current_principal(request)
+        return {"same": again is principal}
+
+    @app.get("/test/with-uow")
+    async def with_uow(uow: UowDep, principal: PrincipalDep) -> dict[str, bool]:
+        # A route that holds a unit of work: authentication uses it, so one request never
+        # holds two write transactions (SQLite would make the second wait for the first).
+        return {"shared": keys.calls[-1] is uow}
+
+    headers = {"X-Test-Key": "good"}
+    assert (await client.get("/test/principal-twice", headers=headers)).json() == {"same": True}
+    assert len(keys.calls) == 1
+    assert (await client.get("/test/with-uow", headers=headers)).json() == {"shared": True}
+    assert len(keys.calls) == 2
+    # Without a unit of work of the route's, authentication opens and closes one of its own.
+    r = await client.get("/test/principal-twice", headers={"X-Test-Key": "bad"})
+    assert r.status_code == 401
+    assert len(keys.calls) == 3 and keys.calls[2] is not keys.calls[1]

@@ -55,7 +55,7 @@ async def logout_principal(
     if not any(authenticator.applies(request) for authenticator in authenticators):
         return None
     try:
-        return await current_principal(request, uow)
+        return await current_principal(request)
     except AuthenticationError as exc:
         return exc
 
