@@ -60,6 +60,7 @@ from idgate.web.errors import install_error_handlers
 from idgate.web.middleware import SecurityMiddleware
 from idgate.web.openapi import authenticated_operations, declare_bearer_security
 from idgate.web.origin import ClientAddressResolver, parse_networks
+from idgate.web.overload import hashing_admission
 from idgate.web.pages import install_pages
 from idgate.web.routers import (
     admin_roles,
@@ -341,6 +342,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         docs_paths=frozenset({"/docs", "/redoc"}) if docs else frozenset(),
         max_body_size=settings.max_body_size,
         client_addresses=client_addresses,
+        admission=hashing_admission(services.hashing),
     )
     return app
 

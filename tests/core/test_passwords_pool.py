@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 
+import pytest
+
+from idgate.core.errors import Unavailable
 from idgate.core.passwords.pool import HASHING_NICENESS, HashingPool
 
 
@@ -37,6 +41,30 @@ async def test_start_runs_work_without_waiting_or_taking_a_slot() -> None:
         pool.start(warm_up)
         assert started.wait(5)
         assert pool.pending == 0  # start-up work is not counted against the queue
+    finally:
+        release.set()
+        pool.shutdown()
+
+
+async def test_refusal_says_what_a_hash_asked_for_now_would_get() -> None:
+    pool = HashingPool(1, queue_size=0)
+    release = threading.Event()
+    try:
+        assert pool.refusal() is None
+        pool.admit()  # does not raise either
+        busy = asyncio.ensure_future(pool.run(release.wait, 5))
+        for _ in range(1000):
+            if pool.pending == 1:
+                break
+            await asyncio.sleep(0.005)
+        refusal = pool.refusal()
+        assert isinstance(refusal, Unavailable) and refusal.retry_after == 1
+        with pytest.raises(Unavailable):
+            pool.admit()
+        assert pool.shed == 2  # both count as shed
+        release.set()
+        await busy
+        assert pool.refusal() is None
     finally:
         release.set()
         pool.shutdown()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -68,3 +70,52 @@ async def test_a_full_pool_sheds_logins_and_spares_other_requests(
             401
         ] * 5
         assert (await client.post("/login", json=body)).status_code == 429
+
+
+async def test_a_full_pool_sheds_json_logins_before_the_application_reads_them(
+    settings: Settings, running: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running(settings, hashing_threads=1, hashing_queue=0) as (app, client):
+        await register(client)
+        pool: HashingPool = app.state.services.hashing
+        release = threading.Event()
+        busy = asyncio.ensure_future(pool.run(release.wait))
+        try:
+            for _ in range(1000):
+                if pool.pending == 1:
+                    break
+                await asyncio.sleep(0.005)
+            # Not even parsed: the application would answer this body with a 422, the door
+            # answers before anything reads it (web/overload.py).
+            headers = {"content-type": "application/json"}
+            with caplog.at_level(logging.INFO, logger="idgate.access"):
+                for path in ("/login", "/register"):
+                    r = await client.post(path, content=b"{not json", headers=headers)
+                    assert r.status_code == 503, (path, r.text)
+                    assert r.json()["code"] == "unavailable"
+                    assert r.headers["retry-after"] == "1"
+                    # The same headers as every other answer, and one access line each.
+                    assert r.headers["x-content-type-options"] == "nosniff"
+                    assert r.headers["cache-control"] == "no-store"
+                    assert r.headers["x-request-id"]
+            logged = [
+                (vars(rec)["path"], vars(rec)["status"])
+                for rec in caplog.records
+                if rec.name == "idgate.access"
+            ]
+            assert logged == [("/login", 503), ("/register", 503)]
+            assert pool.shed == 2
+            # Other methods and paths go to the application, which answers as it always does:
+            # the browser's login form reaches it (and its CSRF check, before any hashing).
+            assert (await client.get("/login")).status_code == 405
+            page = await client.post("/account/login", data={"username": "a", "password": "b"})
+            assert page.json()["code"] == "csrf_failed"
+        finally:
+            release.set()
+            await busy
+        # Once the pool has room, the same request reaches the application again.
+        r = await client.post("/login", content=b"{not json", headers=headers)
+        assert r.status_code == 422
+        assert (
+            await client.post("/login", json={"username": "alice", "password": GOOD_PASSWORD})
+        ).status_code == 200

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from idgate.web.middleware import API_CSP, HSTS, _secure_headers
+import json
+
+from starlette.types import Message, Receive, Scope, Send
+
+from idgate.core.errors import IdgateError, Unavailable
+from idgate.web.middleware import API_CSP, HSTS, SecurityMiddleware, _secure_headers
 
 
 def names(headers: list[tuple[bytes, bytes]]) -> list[bytes]:
@@ -60,3 +65,48 @@ def test_defaults_when_the_route_sets_nothing() -> None:
         b"cache-control": b"no-store",
         b"pragma": b"no-cache",
     }
+
+
+async def test_an_admission_refusal_is_the_answer_and_the_application_never_runs() -> None:
+    called: list[str] = []
+
+    async def application(scope: Scope, receive: Receive, send: Send) -> None:
+        called.append(scope["path"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    def admission(scope: Scope) -> IdgateError | None:
+        return Unavailable(7, "Busy.") if scope["path"] == "/busy" else None
+
+    middleware = SecurityMiddleware(
+        application, hsts=False, docs_paths=frozenset(), max_body_size=100, admission=admission
+    )
+
+    async def call(path: str) -> list[Message]:
+        sent: list[Message] = []
+
+        async def receive() -> Message:
+            raise AssertionError("a refused request's body is never read")
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        scope: Scope = {
+            "type": "http",
+            "method": "POST",
+            "path": path,
+            "headers": [],
+            "client": None,
+        }
+        await middleware(scope, receive, send)
+        return sent
+
+    start, body = await call("/busy")
+    assert called == []
+    assert start["status"] == 503
+    headers = dict(start["headers"])
+    assert headers[b"retry-after"] == b"7"
+    assert headers[b"x-content-type-options"] == b"nosniff"
+    assert json.loads(body["body"]) == {"code": "unavailable", "detail": "Busy."}
+    start, _ = await call("/other")
+    assert start["status"] == 204 and called == ["/other"]

@@ -16,7 +16,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from idgate.logs import request_id_var
+from idgate.web.errors import error_response
 from idgate.web.origin import SCOPE_KEY, ClientAddressResolver
+from idgate.web.overload import Admission
 
 access_log = logging.getLogger("idgate.access")
 error_log = logging.getLogger("idgate.web")
@@ -83,6 +85,8 @@ class SecurityMiddleware:
     ``max_body_size``: larger request bodies get a 413 before anything reads them (ASVS 15.2.2).
     ``client_addresses``: resolves the client address (trusted proxies); the access log and
     every later reader of the request use the address it gives.
+    ``admission``: asked before the application runs; a refusal it returns is the answer, sent
+    with the same headers and logged like any other (``web.overload``).
     """
 
     def __init__(
@@ -93,12 +97,14 @@ class SecurityMiddleware:
         docs_paths: frozenset[str],
         max_body_size: int,
         client_addresses: ClientAddressResolver | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.app = app
         self.hsts = hsts
         self.docs_paths = docs_paths
         self.max_body_size = max_body_size
         self.client_addresses = client_addresses or ClientAddressResolver()
+        self.admission = admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -138,6 +144,8 @@ class SecurityMiddleware:
             declared = _content_length(scope)
             if declared is not None and declared > self.max_body_size:
                 await _send_json(send_with_headers, 413, "payload_too_large", TOO_LARGE)
+            elif (refusal := self.admission and self.admission(scope)) is not None:
+                await error_response(refusal)(scope, receive, send_with_headers)
             else:
                 await self.app(scope, receive_limited, send_with_headers)
         except Exception:

@@ -99,9 +99,18 @@ class HashingPool:
         and what each one costs is taken from every other request of the event loop
         (docs/benchmarks.md). A request admitted here can still be shed by :meth:`run`.
         """
+        refusal = self.refusal()
+        if refusal is not None:
+            raise refusal
+
+    def refusal(self) -> Unavailable | None:
+        """Return the :class:`Unavailable` a hash asked for now would get (counted as shed), or
+        None if it would be accepted: :meth:`admit` without raising, for callers in front of
+        the application (``web.overload``) that answer the refusal themselves."""
         with self._lock:
             if self._pending >= self.size + self.queue_size:
-                raise self._shed()
+                return self._shed()
+        return None
 
     def _shed(self) -> Unavailable:
         self.shed += 1
