@@ -213,7 +213,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         return uow.sessions
 
     url = settings.resolved_database_url
-    user_state = UserStateReader(sqlite_file=sqlite_path(url), postgres_dsn=postgres_dsn(url))
+    user_state = UserStateReader(
+        sqlite_file=sqlite_path(url),
+        postgres_dsn=postgres_dsn(url),
+        deny_list_in_database=revocations is None,  # else in Redis, asked through the uow
+    )
 
     async def close() -> None:
         await user_state.aclose()
@@ -228,9 +232,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         access_tokens,
         refresh_policy,
         clock,
-        read_account=user_state.current,
-        # A deny-list in the database is read directly too; one in Redis through the uow.
-        read_revoked=user_state.is_revoked if revocations is None else None,
+        read_state=user_state.state,
     )
     service_accounts = ServiceAccountService(clock, default_ttl=settings.api_key_default_ttl)
     return Services(

@@ -61,10 +61,8 @@ class World:
         )
 
     async def access_ok(self, pair: TokenPair) -> bool:
-        claims = self.access.verify(pair.access.token)
-
         async def check(uow: UnitOfWork) -> None:
-            await self.tokens.check_not_revoked(uow, claims)
+            await self.tokens.authenticate(uow, pair.access.token)
 
         try:
             await self.run(check)

@@ -116,25 +116,100 @@ def test_postgres_dsn(url: str, dsn: str | None) -> None:
     assert postgres_dsn(url) == dsn
 
 
-async def test_the_deny_list_read_sees_a_logout_at_once(
+async def test_the_deny_list_is_read_with_the_account_and_sees_a_logout_at_once(
     uow_factory: Callable[[], SqlUnitOfWork], clock: FixedClock, database_url: str
 ) -> None:
+    user = User(id=uuid.uuid4(), username="carol", password_hash="h", created_at=clock.now())
+    async with uow_factory() as uow:
+        await uow.users.add(user, "carol")
+        await uow.commit()
     reader = UserStateReader(
         sqlite_file=sqlite_path(database_url), postgres_dsn=postgres_dsn(database_url)
     )
     issuer = "https://id.example.test"
+    direct: UnitOfWork = NoUnitOfWork()  # type: ignore[assignment]
     try:
+        state, denied = await reader.state(direct, user.id, issuer, "j1")
+        assert state is not None and state.username == "carol" and not denied
         async with uow_factory() as uow:
-            assert not await reader.is_revoked(uow, issuer, "j1")
             live = LiveAccessToken(jti="j1", expires_at=clock.now() + timedelta(minutes=5))
             await uow.revocations.revoke(issuer, [live])
             await uow.commit()
-        if sqlite_path(database_url) is not None:
-            direct: UnitOfWork = NoUnitOfWork()  # type: ignore[assignment]
-            assert await reader.is_revoked(direct, issuer, "j1")
-            assert not await reader.is_revoked(direct, "https://other.example.test", "j1")
+        # One direct read on either backend, nothing through the unit of work.
+        assert (await reader.state(direct, user.id, issuer, "j1"))[1]
+        assert not (await reader.state(direct, user.id, "https://other.example.test", "j1"))[1]
+        assert not (await reader.state(direct, user.id, issuer, "j2"))[1]
+        assert await reader.state(direct, uuid.uuid4(), issuer, "j1") == (None, False)
+    finally:
+        await reader.aclose()
+
+
+class RecordingRevocations:
+    """A deny-list kept elsewhere (as in Redis): records what it is asked."""
+
+    def __init__(self, denied: set[str]) -> None:
+        self.denied = denied
+        self.asked: list[tuple[str, str]] = []
+
+    async def is_revoked(self, issuer: str, jti: str) -> bool:
+        self.asked.append((issuer, jti))
+        return jti in self.denied
+
+
+class ElsewhereUnitOfWork(NoUnitOfWork):
+    def __init__(self, revocations: RecordingRevocations) -> None:
+        self.revocations = revocations
+
+
+async def test_a_deny_list_kept_elsewhere_is_asked_for_enabled_accounts_only(
+    uow_factory: Callable[[], SqlUnitOfWork], clock: FixedClock, database_url: str
+) -> None:
+    enabled = User(id=uuid.uuid4(), username="dan", password_hash="h", created_at=clock.now())
+    disabled = User(id=uuid.uuid4(), username="eve", password_hash="h", created_at=clock.now())
+    async with uow_factory() as uow:
+        await uow.users.add(enabled, "dan")
+        await uow.users.add(disabled, "eve")
+        await uow.users.set_disabled(disabled.id, True)
+        # In the database's table, which this reader is told not to use.
+        live = LiveAccessToken(jti="j1", expires_at=clock.now() + timedelta(minutes=5))
+        await uow.revocations.revoke("https://id.example.test", [live])
+        await uow.commit()
+    reader = UserStateReader(
+        sqlite_file=sqlite_path(database_url),
+        postgres_dsn=postgres_dsn(database_url),
+        deny_list_in_database=False,
+    )
+    revocations = RecordingRevocations({"j2"})
+    elsewhere: UnitOfWork = ElsewhereUnitOfWork(revocations)  # type: ignore[assignment]
+    issuer = "https://id.example.test"
+    try:
+        state, denied = await reader.state(elsewhere, enabled.id, issuer, "j1")
+        assert state is not None and not denied  # the table is not the deny-list here
+        assert (await reader.state(elsewhere, enabled.id, issuer, "j2"))[1]
+        assert revocations.asked == [(issuer, "j1"), (issuer, "j2")]
+        state, denied = await reader.state(elsewhere, disabled.id, issuer, "j2")
+        assert state is not None and state.disabled and not denied
+        assert await reader.state(elsewhere, uuid.uuid4(), issuer, "j2") == (None, False)
+        assert len(revocations.asked) == 2  # refused anyway: not asked
+    finally:
+        await reader.aclose()
+
+
+async def test_without_a_direct_read_both_are_read_through_the_unit_of_work(
+    uow_factory: Callable[[], SqlUnitOfWork], clock: FixedClock, tmp_path: Path
+) -> None:
+    user = User(id=uuid.uuid4(), username="fay", password_hash="h", created_at=clock.now())
+    issuer = "https://id.example.test"
+    async with uow_factory() as uow:
+        await uow.users.add(user, "fay")
+        live = LiveAccessToken(jti="j1", expires_at=clock.now() + timedelta(minutes=5))
+        await uow.revocations.revoke(issuer, [live])
+        await uow.commit()
+    reader = UserStateReader(sqlite_file=tmp_path / "missing" / "idgate.db")
+    try:
         async with uow_factory() as uow:
-            assert await reader.is_revoked(uow, issuer, "j1")
-            assert not await reader.is_revoked(uow, issuer, "j2")
+            state, denied = await reader.state(uow, user.id, issuer, "j1")
+            assert state is not None and state.username == "fay" and denied
+            assert not (await reader.state(uow, user.id, issuer, "j2"))[1]
     finally:
         await reader.aclose()

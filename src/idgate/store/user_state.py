@@ -2,7 +2,7 @@
 allows.
 
 Every bearer request checks that its account is still enabled and that the token was not revoked
-(SECURITY.md JW-06). The check must see the database as it is at that moment, so it is never
+(SECURITY.md JW-06, JW-10). The check must see the database as it is at that moment, so it is never
 cached; it is made cheap instead (measured in docs/benchmarks.md):
 
 * **SQLite**: through aiosqlite each statement is a round trip to a helper thread (a few hundred
@@ -11,9 +11,12 @@ cached; it is made cheap instead (measured in docs/benchmarks.md):
   The database is in WAL mode, where readers never wait for writers; should it be busy anyway
   (recovery after a crash), the reader gives up at once (busy timeout 0) and the caller reads
   through its unit of work instead.
-* **PostgreSQL**: one statement (account and roles together) on a small asyncpg pool of its own,
+* **PostgreSQL**: one statement on a small asyncpg pool of its own,
   so the check never queues behind requests that hold the main pool's connections (logins wait
   for the hashing pool with their unit of work open).
+
+On both, the account, its roles and the token's deny-list entry (when the deny-list is the
+database's) come from one statement.
 """
 
 from __future__ import annotations
@@ -34,23 +37,31 @@ log = logging.getLogger("idgate.store")
 
 # The columns SqlUserRepository.get maps (store/models/users.py); the SQLite formats are
 # SQLAlchemy's: Uuid as 32 hex digits, DateTime as ISO text in UTC, Boolean as 0/1.
-# One statement for the account and its roles (joined with a separator no role name contains:
-# role names are validated in core/rbac.py), as on PostgreSQL: each statement costs a round of
-# sqlite3's machinery on the event loop's thread.
+# One statement for the account, its roles (joined with a separator no role name contains:
+# role names are validated in core/rbac.py) and, when the deny-list of store/revocations.py
+# (SqlRevocationList, keyed on (jti, issuer)) is in the database, the token's entry in it: each
+# statement costs a round of sqlite3's machinery on the event loop's thread (about 15 us in a
+# served process, docs/benchmarks.md).
 _SQLITE_USER = """
 SELECT username, password_hash, created_at, disabled, revoked_before,
-       (SELECT group_concat(role, ' ') FROM user_roles WHERE user_id = users.id)
-FROM users WHERE id = ?
+       (SELECT group_concat(role, ' ') FROM user_roles WHERE user_id = users.id), {denied}
+FROM users WHERE id = :id
 """
-# The logout deny-list of store/revocations.py (SqlRevocationList), keyed on (jti, issuer).
-_SQLITE_REVOKED = "SELECT 1 FROM revoked_tokens WHERE jti = ? AND issuer = ?"
+_SQLITE_DENIED = "EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = :jti AND issuer = :issuer)"
 _POSTGRES_USER = """
 SELECT u.username, u.password_hash, u.created_at, u.disabled, u.revoked_before,
-       array_remove(array_agg(r.role), NULL) AS roles
+       array_remove(array_agg(r.role), NULL) AS roles, {denied} AS denied
 FROM users u LEFT JOIN user_roles r ON r.user_id = u.id
 WHERE u.id = $1
 GROUP BY u.id
 """
+_POSTGRES_DENIED = "EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2 AND issuer = $3)"
+#: What a statement selects in place of the deny-list answer when it is not asked there.
+_NOT_ASKED = "FALSE"
+_SQLITE_ACCOUNT = _SQLITE_USER.format(denied=_NOT_ASKED)
+_SQLITE_ACCOUNT_AND_DENIAL = _SQLITE_USER.format(denied=_SQLITE_DENIED)
+_POSTGRES_ACCOUNT = _POSTGRES_USER.format(denied=_NOT_ASKED)
+_POSTGRES_ACCOUNT_AND_DENIAL = _POSTGRES_USER.format(denied=_POSTGRES_DENIED)
 #: Connections of the PostgreSQL pool of each process; a check holds one for one statement.
 POSTGRES_POOL_SIZE = 4
 
@@ -60,13 +71,22 @@ def _utc(value: str | None) -> datetime | None:
 
 
 class UserStateReader:
-    """Reads an account as committed right now, with its roles.
+    """Reads an account as committed right now, with its roles, and the deny-list entry of one
+    access token.
 
     ``sqlite_file``: read that SQLite database directly. ``postgres_dsn``: read PostgreSQL through
     a pool of its own. With neither, read through the caller's unit of work.
+    ``deny_list_in_database``: the deny-list is the database's table, read in the same statement
+    as the account; otherwise (Redis) it is asked through the unit of work.
     """
 
-    def __init__(self, *, sqlite_file: Path | None = None, postgres_dsn: str | None = None):
+    def __init__(
+        self,
+        *,
+        sqlite_file: Path | None = None,
+        postgres_dsn: str | None = None,
+        deny_list_in_database: bool = True,
+    ):
         self._path = sqlite_file
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
@@ -74,30 +94,42 @@ class UserStateReader:
         self._dsn = postgres_dsn
         self._pool: Any = None
         self._pool_lock = asyncio.Lock()
+        self._deny_list_in_database = deny_list_in_database
 
     async def current(self, uow: UnitOfWork, user_id: uuid.UUID) -> User | None:
         """Return the account with its roles, or None if there is no such account."""
+        found = await self._read(user_id, None)
+        return found[0] if found is not None else await uow.users.get(user_id)
+
+    async def state(
+        self, uow: UnitOfWork, user_id: uuid.UUID, issuer: str, jti: str
+    ) -> tuple[User | None, bool]:
+        """Return the account (None if there is none) and whether the access token ``(issuer,
+        jti)`` is on the deny-list (asked only for an enabled account): the bearer check's
+        :data:`~idgate.core.tokens.service.AccessStateReader`."""
+        in_database = self._deny_list_in_database
+        found = await self._read(user_id, (issuer, jti) if in_database else None)
+        if found is None:
+            user = await uow.users.get(user_id)
+            denied = False
+        else:
+            user, denied = found
+        if user is None or user.disabled or (found is not None and in_database):
+            return user, denied
+        return user, await uow.revocations.is_revoked(issuer, jti)
+
+    async def _read(
+        self, user_id: uuid.UUID, token: tuple[str, str] | None
+    ) -> tuple[User | None, bool] | None:
+        """Read directly: (account, denied), or None when there is no direct way right now."""
         if self._path is not None:
             try:
-                return self._sqlite(self._path, user_id)
+                return self._sqlite(self._path, user_id, token)
             except sqlite3.OperationalError as exc:
                 log.info("direct SQLite read unavailable, using the unit of work: %s", exc)
         if self._dsn is not None:
-            return await self._postgres(self._dsn, user_id)
-        return await uow.users.get(user_id)
-
-    async def is_revoked(self, uow: UnitOfWork, issuer: str, jti: str) -> bool:
-        """Return whether the access token ``(issuer, jti)`` is on the database deny-list.
-
-        Only for a deny-list kept in the database; one kept in Redis is asked through ``uow``.
-        """
-        if self._path is not None:
-            try:
-                connection = self._connection(self._path)
-                return connection.execute(_SQLITE_REVOKED, (jti, issuer)).fetchone() is not None
-            except sqlite3.OperationalError as exc:
-                log.info("direct SQLite read unavailable, using the unit of work: %s", exc)
-        return await uow.revocations.is_revoked(issuer, jti)
+            return await self._postgres(self._dsn, user_id, token)
+        return None
 
     def _connection(self, path: Path) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -112,15 +144,23 @@ class UserStateReader:
                 self._opened.append(connection)
         return connection
 
-    def _sqlite(self, path: Path, user_id: uuid.UUID) -> User | None:
+    def _sqlite(
+        self, path: Path, user_id: uuid.UUID, token: tuple[str, str] | None
+    ) -> tuple[User | None, bool]:
         connection = self._connection(path)
-        row = connection.execute(_SQLITE_USER, (user_id.hex,)).fetchone()
+        if token is None:
+            statement, parameters = _SQLITE_ACCOUNT, {"id": user_id.hex}
+        else:
+            issuer, jti = token
+            statement = _SQLITE_ACCOUNT_AND_DENIAL
+            parameters = {"id": user_id.hex, "issuer": issuer, "jti": jti}
+        row = connection.execute(statement, parameters).fetchone()
         if row is None:
-            return None
-        username, password_hash, created_at, disabled, revoked_before, roles = row
+            return None, False
+        username, password_hash, created_at, disabled, revoked_before, roles, denied = row
         created = _utc(created_at)
         assert created is not None
-        return User(
+        user = User(
             id=user_id,
             username=username,
             password_hash=password_hash,
@@ -129,8 +169,11 @@ class UserStateReader:
             roles=tuple(sorted(roles.split(" "))) if roles else (),
             revoked_before=_utc(revoked_before),
         )
+        return user, bool(denied)
 
-    async def _postgres(self, dsn: str, user_id: uuid.UUID) -> User | None:
+    async def _postgres(
+        self, dsn: str, user_id: uuid.UUID, token: tuple[str, str] | None
+    ) -> tuple[User | None, bool]:
         if self._pool is None:
             async with self._pool_lock:
                 if self._pool is None:
@@ -139,10 +182,14 @@ class UserStateReader:
                     self._pool = await asyncpg.create_pool(
                         dsn, min_size=1, max_size=POSTGRES_POOL_SIZE
                     )
-        row = await self._pool.fetchrow(_POSTGRES_USER, user_id)
+        if token is None:
+            row = await self._pool.fetchrow(_POSTGRES_ACCOUNT, user_id)
+        else:
+            issuer, jti = token
+            row = await self._pool.fetchrow(_POSTGRES_ACCOUNT_AND_DENIAL, user_id, jti, issuer)
         if row is None:
-            return None
-        return User(
+            return None, False
+        user = User(
             id=user_id,
             username=row["username"],
             password_hash=row["password_hash"],
@@ -151,6 +198,7 @@ class UserStateReader:
             roles=tuple(sorted(row["roles"])),
             revoked_before=row["revoked_before"] and row["revoked_before"].astimezone(UTC),
         )
+        return user, bool(row["denied"])
 
     async def aclose(self) -> None:
         """Close every connection this reader opened."""

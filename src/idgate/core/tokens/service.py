@@ -56,6 +56,12 @@ class TokenPair:
     client_id: str
 
 
+#: Reads what only idgate can see about an access token, as committed right now:
+#: ``(uow, user_id, issuer, jti) -> (the account with its roles or None, whether the jti is on
+#: the deny-list)``. The deny-list answer only matters for an enabled account.
+AccessStateReader = Callable[[UnitOfWork, uuid.UUID, str, str], Awaitable[tuple[User | None, bool]]]
+
+
 class TokenService:
     """Issues, rotates and revokes token pairs; the one owner of the refresh-token rules."""
 
@@ -65,17 +71,15 @@ class TokenService:
         policy: RefreshPolicy,
         clock: Clock,
         *,
-        read_account: Callable[[UnitOfWork, uuid.UUID], Awaitable[User | None]] | None = None,
-        read_revoked: Callable[[UnitOfWork, str, str], Awaitable[bool]] | None = None,
+        read_state: AccessStateReader | None = None,
     ) -> None:
         self.access = access
         self.policy = policy
         self.clock = clock
-        #: How :meth:`authenticate` reads the account as committed now; default: ``uow.users``.
-        #: The store may give a cheaper read path (``store.user_state``), never a cached one.
-        self.read_account = read_account or _read_through_uow
-        #: How the deny-list is asked ``(uow, issuer, jti)``; default: ``uow.revocations``.
-        self.read_revoked = read_revoked or _revoked_through_uow
+        #: How :meth:`authenticate` reads the account and the deny-list as committed now;
+        #: default: ``uow.users`` and ``uow.revocations``. The store may give a cheaper read
+        #: path (``store.user_state``), never a cached one.
+        self.read_state = read_state or _state_through_uow
 
     # --- issuing ----------------------------------------------------------------------------
 
@@ -169,18 +173,12 @@ class TokenService:
         user_id = _parse_uuid(claims.subject)
         if user_id is None:
             raise InvalidToken("The access token's subject is unknown.")
-        user = await self.read_account(uow, user_id)
+        user, denied = await self.read_state(uow, user_id, self.access.issuer, claims.jti)
         if user is None or user.disabled:
             raise InvalidToken("The account behind this access token is not active.")
-        if user.issued_before_revocation(claims.issued_at):
+        if denied or user.issued_before_revocation(claims.issued_at):
             raise InvalidToken("The access token has been revoked.")
-        await self.check_not_revoked(uow, claims)
         return claims, user
-
-    async def check_not_revoked(self, uow: UnitOfWork, claims: AccessClaims) -> None:
-        """Raise :class:`InvalidToken` if the access token is on the deny-list."""
-        if await self.read_revoked(uow, self.access.issuer, claims.jti):
-            raise InvalidToken("The access token has been revoked.")
 
     async def logout(
         self,
@@ -436,9 +434,10 @@ def _parse_uuid(value: str | None) -> uuid.UUID | None:
         return None
 
 
-async def _read_through_uow(uow: UnitOfWork, user_id: uuid.UUID) -> User | None:
-    return await uow.users.get(user_id)
-
-
-async def _revoked_through_uow(uow: UnitOfWork, issuer: str, jti: str) -> bool:
-    return await uow.revocations.is_revoked(issuer, jti)
+async def _state_through_uow(
+    uow: UnitOfWork, user_id: uuid.UUID, issuer: str, jti: str
+) -> tuple[User | None, bool]:
+    user = await uow.users.get(user_id)
+    if user is None or user.disabled:
+        return user, False  # refused anyway: the deny-list need not be asked
+    return user, await uow.revocations.is_revoked(issuer, jti)
