@@ -52,6 +52,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--threads", type=int, default=1, help="wrk threads (leave the cores to the servers)")
     add("--login-connections", type=int, default=2 * cores, help="connections for login")
     add("--flood-connections", type=int, default=32, help="connections of the login flood")
+    add(
+        "--flood-pause",
+        type=float,
+        default=0,
+        metavar="MS",
+        help="milliseconds each flood connection waits after an answer (default 0: a closed "
+        "loop, where a faster refusal brings the next login sooner)",
+    )
     add("--probe-connections", type=int, default=4, help="connections of the latency probe")
     add("--refresh-connections", type=int, default=4, help="token families refreshed at once")
     add("--timeout", type=float, default=30, help="seconds before wrk counts a timeout")
@@ -114,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             "refresh_connections", "timeout", "smoke",
         )
     }  # fmt: skip
+    config["flood_pause_ms"] = args.flood_pause
     config["idgate_env"] = sorted(ctx.idgate_env)
     data: dict[str, Any] = {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -319,6 +328,7 @@ def probe_and_flood(entry: Running, args: argparse.Namespace, results: dict[str,
         connections=args.flood_connections,
         threads=1,
         timeout=args.timeout,
+        pause_ms=args.flood_pause,
     )
     time.sleep(1)  # let the flood fill the server's queues first
     probe = wrk.WrkRun(entry.base_url, protected, duration=args.duration, **options)

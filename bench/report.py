@@ -14,10 +14,16 @@ SCENARIOS: dict[str, str] = {
     "jwks": "JWKS",
     "probe_idle": "protected route, {probe_connections} connections, idle",
     "probe_flood": "protected route, {probe_connections} connections, during a login flood",
-    "login_flood": "login flood ({flood_connections} connections)",
+    "login_flood": "login flood ({flood_connections} connections{flood_pace})",
 }
 
 IDGATES = ("idgate", "idgate-compare", "idgate-pg", "idgate-pg-compare")
+
+
+def flood_pace(config: dict[str, Any]) -> str:
+    """How the flood's connections send, for its label: nothing for a closed loop."""
+    pause = config.get("flood_pause_ms", 0)
+    return f", each pausing {pause:g} ms after an answer" if pause else ""
 
 
 def summarize(cell: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +144,7 @@ def markdown(data: dict[str, Any]) -> str:
     for scenario, title in SCENARIOS.items():
         for key, system in data["systems"].items():
             cell = summarize(data["results"].get(scenario, {}).get(key, {}))
-            name = title.format(**config)
+            name = title.format(**config, flood_pace=flood_pace(config))
             if cell["status"] != "ok":
                 lines.append(f"| {name} | {system['label']} | {cell['reason']} | | | | |")
                 continue

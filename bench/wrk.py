@@ -73,6 +73,7 @@ class WrkRun:
         connections: int,
         threads: int,
         timeout: float,
+        pause_ms: float = 0,
     ) -> None:
         self.connections = connections
         script = "refresh.lua" if request.tokens_file else "request.lua"
@@ -84,6 +85,7 @@ class WrkRun:
             "BENCH_CONTENT_TYPE": request.content_type,
             "BENCH_TOKEN": request.token,
             "BENCH_TOKENS_FILE": request.tokens_file,
+            "BENCH_PAUSE_MS": f"{pause_ms:g}",
         }
         command = [
             wrk_path(),
