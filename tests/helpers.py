@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -44,3 +46,12 @@ def run_test_alone(target: str, **env: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=300,
     )
+
+
+async def wait_until(predicate: Callable[[], bool]) -> None:
+    """Wait (5 s at most) until ``predicate()`` holds, e.g. until work reached a thread pool."""
+    for _ in range(1000):
+        if predicate():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition not reached")

@@ -10,6 +10,7 @@ import pytest
 
 from idgate.core.errors import Unavailable
 from idgate.core.passwords.pool import HASHING_NICENESS, HashingPool
+from tests.helpers import wait_until
 
 
 def _niceness() -> int:
@@ -53,10 +54,7 @@ async def test_refusal_says_what_a_hash_asked_for_now_would_get() -> None:
         assert pool.refusal() is None
         pool.admit()  # does not raise either
         busy = asyncio.ensure_future(pool.run(release.wait, 5))
-        for _ in range(1000):
-            if pool.pending == 1:
-                break
-            await asyncio.sleep(0.005)
+        await wait_until(lambda: pool.pending == 1)
         refusal = pool.refusal()
         assert isinstance(refusal, Unavailable) and refusal.retry_after == 1
         with pytest.raises(Unavailable):

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
 
 import pytest
 
 from idgate.core.errors import Unavailable
 from idgate.core.passwords.pool import HashingPool
-
-
-async def wait_until(predicate: Callable[[], bool]) -> None:
-    for _ in range(1000):
-        if predicate():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("condition not reached")
+from tests.helpers import wait_until
 
 
 def test_default_sizes() -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from idgate.config import Settings
 from idgate.core.passwords.pool import HashingPool
-from tests.helpers import GOOD_PASSWORD, login_token, register
+from tests.helpers import GOOD_PASSWORD, login_token, register, wait_until
 from tests.web.conftest import Running
 
 
@@ -28,10 +28,7 @@ async def test_a_full_pool_sheds_logins_and_spares_other_requests(
         # The pool's one thread is busy and its one queue slot taken, as in a flood.
         busy = [asyncio.ensure_future(pool.run(release.wait)) for _ in range(2)]
         try:
-            for _ in range(1000):
-                if pool.pending == 2:
-                    break
-                await asyncio.sleep(0.005)
+            await wait_until(lambda: pool.pending == 2)
             body = {"username": "alice", "password": GOOD_PASSWORD}
             statements: list[str] = []
 
@@ -81,10 +78,7 @@ async def test_a_full_pool_sheds_json_logins_before_the_application_reads_them(
         release = threading.Event()
         busy = asyncio.ensure_future(pool.run(release.wait))
         try:
-            for _ in range(1000):
-                if pool.pending == 1:
-                    break
-                await asyncio.sleep(0.005)
+            await wait_until(lambda: pool.pending == 1)
             # Not even parsed: the application would answer this body with a 422, the door
             # answers before anything reads it (web/overload.py).
             headers = {"content-type": "application/json"}
