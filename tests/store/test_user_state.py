@@ -19,6 +19,11 @@ from idgate.store.uow import SqlUnitOfWork
 from idgate.store.user_state import UserStateReader
 
 
+async def account(reader: UserStateReader, uow: UnitOfWork, user_id: uuid.UUID) -> User | None:
+    """The account as the bearer check reads it (for a token on no deny-list)."""
+    return (await reader.state(uow, user_id, "https://id.example.test", "not-denied"))[0]
+
+
 class NoUnitOfWork:
     """Proves the direct read was used: any read through the unit of work fails the test."""
 
@@ -47,28 +52,28 @@ async def test_reads_what_the_repository_reads_and_sees_changes_at_once(
     try:
         async with uow_factory() as uow:
             expected = await uow.users.get(user.id)
-            assert await reader.current(uow, user.id) == expected
-            assert await reader.current(uow, uuid.uuid4()) is None
+            assert await account(reader, uow, user.id) == expected
+            assert await account(reader, uow, uuid.uuid4()) is None
         assert expected is not None and expected.roles == ("admin", "user")
         async with uow_factory() as uow:  # an account without any role
             await uow.roles.revoke(user.id, "user")
             await uow.roles.revoke(user.id, "admin")
             await uow.commit()
         async with uow_factory() as uow:
-            assert await reader.current(uow, user.id) == await uow.users.get(user.id)
-        assert (await reader.current(NoUnitOfWork(), user.id)).roles == ()  # type: ignore[arg-type,union-attr]
+            assert await account(reader, uow, user.id) == await uow.users.get(user.id)
+        assert (await account(reader, NoUnitOfWork(), user.id)).roles == ()  # type: ignore[arg-type,union-attr]
         async with uow_factory() as uow:
             await uow.users.set_disabled(user.id, True)
             await uow.users.revoke_credentials(user.id, clock.now() + timedelta(seconds=1))
             await uow.commit()
         async with uow_factory() as uow:
-            state = await reader.current(uow, user.id)
+            state = await account(reader, uow, user.id)
             assert state == await uow.users.get(user.id)
         assert state is not None and state.disabled
         assert state.revoked_before == clock.now() + timedelta(seconds=1)
         direct: UnitOfWork = NoUnitOfWork()  # type: ignore[assignment]
-        assert await reader.current(direct, user.id) == state
-        assert await reader.current(direct, uuid.uuid4()) is None
+        assert await account(reader, direct, user.id) == state
+        assert await account(reader, direct, uuid.uuid4()) is None
     finally:
         await reader.aclose()
 
@@ -83,7 +88,7 @@ async def test_falls_back_to_the_unit_of_work_when_sqlite_cannot_be_read(
     reader = UserStateReader(sqlite_file=tmp_path / "missing" / "idgate.db")
     try:
         async with uow_factory() as uow:
-            state = await reader.current(uow, user.id)
+            state = await account(reader, uow, user.id)
         assert state is not None and state.username == "bob"
     finally:
         await reader.aclose()

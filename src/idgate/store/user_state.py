@@ -40,8 +40,8 @@ log = logging.getLogger("idgate.store")
 # One statement for the account, its roles (joined with a separator no role name contains:
 # role names are validated in core/rbac.py) and, when the deny-list of store/revocations.py
 # (SqlRevocationList, keyed on (jti, issuer)) is in the database, the token's entry in it: each
-# statement costs a round of sqlite3's machinery on the event loop's thread (about 15 us in a
-# served process, docs/benchmarks.md).
+# statement costs a round of sqlite3's machinery on the event loop's thread (a few microseconds
+# in a tight loop, about 30 in a served process between other requests).
 _SQLITE_USER = """
 SELECT username, password_hash, created_at, disabled, revoked_before,
        (SELECT group_concat(role, ' ') FROM user_roles WHERE user_id = users.id), {denied}
@@ -95,11 +95,6 @@ class UserStateReader:
         self._pool: Any = None
         self._pool_lock = asyncio.Lock()
         self._deny_list_in_database = deny_list_in_database
-
-    async def current(self, uow: UnitOfWork, user_id: uuid.UUID) -> User | None:
-        """Return the account with its roles, or None if there is no such account."""
-        found = await self._read(user_id, None)
-        return found[0] if found is not None else await uow.users.get(user_id)
 
     async def state(
         self, uow: UnitOfWork, user_id: uuid.UUID, issuer: str, jti: str

@@ -144,7 +144,7 @@ class SecurityMiddleware:
             declared = _content_length(scope)
             if declared is not None and declared > self.max_body_size:
                 await _send_json(send_with_headers, 413, "payload_too_large", TOO_LARGE)
-            elif (refusal := self.admission and self.admission(scope)) is not None:
+            elif self.admission is not None and (refusal := self.admission(scope)) is not None:
                 await error_response(refusal)(scope, receive, send_with_headers)
             else:
                 await self.app(scope, receive_limited, send_with_headers)

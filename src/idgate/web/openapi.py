@@ -36,7 +36,12 @@ def _authenticates(dependant: Dependant) -> bool:
 
 
 def authenticated_operations(routers: Iterable[APIRouter]) -> set[tuple[str, str]]:
-    """Return ``(path, method)`` of every operation of ``routers`` that authenticates its caller."""
+    """Return ``(path, method)`` of every operation of ``routers`` that authenticates its caller.
+
+    Found through ``Depends(current_principal)`` or ``Depends(current_user)`` at any depth; a
+    dependency that calls them as plain functions declares its own scheme (as logout does in
+    ``web/routers/tokens.py``).
+    """
     return {
         (route.path, method.lower())
         for router in routers
