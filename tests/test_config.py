@@ -154,12 +154,14 @@ def test_protection_settings_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("IDGATE_LOGIN_THROTTLE_MAX_DELAY", "600")
     monkeypatch.setenv("IDGATE_DEVICE_TOKEN_TTL", "P30D")
     monkeypatch.setenv("IDGATE_HASHING_QUEUE", "0")
+    monkeypatch.setenv("IDGATE_HASHING_SHED_DELAY", "0.5")
     settings = Settings(_env_file=None)
     assert settings.trusted_proxies == ["10.0.0.0/8", "192.0.2.1", "2001:db8::/32"]
     assert settings.rate_limits == {"login.ip": "20/minute;200/hour"}
     assert settings.login_throttle_max_delay == timedelta(minutes=10)
     assert settings.device_token_ttl == timedelta(days=30)
     assert settings.hashing_queue == 0
+    assert settings.hashing_shed_delay == 0.5
     monkeypatch.delenv("IDGATE_TRUSTED_PROXIES")
     assert make().trusted_proxies == [] and make().rate_limits_enabled
 
@@ -178,6 +180,8 @@ def test_protection_settings_from_the_environment(monkeypatch: pytest.MonkeyPatc
         ({"login_throttle_forget_after": 0}, "login_throttle_forget_after must be positive"),
         ({"device_token_ttl": -5}, "device_token_ttl must be positive"),
         ({"hashing_threads": 0}, "hashing_threads"),
+        ({"hashing_shed_delay": 1.5}, "hashing_shed_delay"),
+        ({"hashing_shed_delay": -1}, "hashing_shed_delay"),
     ],
 )
 def test_invalid_protection_values_are_refused(values: dict[str, object], message: str) -> None:

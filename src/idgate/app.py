@@ -163,7 +163,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
             else []
         ),
     )
-    pool = HashingPool(settings.hashing_threads, queue_size=settings.hashing_queue)
+    pool = HashingPool(
+        settings.hashing_threads,
+        queue_size=settings.hashing_queue,
+        shed_delay=settings.hashing_shed_delay,
+    )
     pool.start(hashers.prepare)  # the unknown-account hash, made while the server starts
     engine = create_engine(settings.resolved_database_url)
     sessions = session_factory(engine)

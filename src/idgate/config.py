@@ -252,6 +252,13 @@ class Settings(BaseSettings):
         description="Hashes that may wait for a thread before logins get 503; "
         "default: 8 per thread.",
     )
+    hashing_shed_delay: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Seconds a login or registration refused by a full hashing pool waits before "
+        "its 503 (at most the Retry-After of 1 s); 0: answered at once.",
+    )
     api_key_default_ttl: timedelta = Field(
         timedelta(days=90),
         description="Lifetime of a new API key unless its creator chooses another (seconds or "

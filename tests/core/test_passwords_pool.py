@@ -52,13 +52,12 @@ async def test_refusal_says_what_a_hash_asked_for_now_would_get() -> None:
     release = threading.Event()
     try:
         assert pool.refusal() is None
-        pool.admit()  # does not raise either
         busy = asyncio.ensure_future(pool.run(release.wait, 5))
         await wait_until(lambda: pool.pending == 1)
         refusal = pool.refusal()
         assert isinstance(refusal, Unavailable) and refusal.retry_after == 1
         with pytest.raises(Unavailable):
-            pool.admit()
+            await pool.run(release.wait, 5)
         assert pool.shed == 2  # both count as shed
         release.set()
         await busy
@@ -66,3 +65,65 @@ async def test_refusal_says_what_a_hash_asked_for_now_would_get() -> None:
     finally:
         release.set()
         pool.shutdown()
+
+
+async def test_hold_pauses_a_refusal_for_the_shed_delay() -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    pool = HashingPool(1, shed_delay=0.25, sleep=sleep)
+    try:
+        await pool.hold()
+        assert slept == [0.25]
+        assert pool.held == 0
+    finally:
+        pool.shutdown()
+
+
+async def test_no_pause_without_a_shed_delay() -> None:
+    async def sleep(seconds: float) -> None:
+        raise AssertionError("no pause was asked for")
+
+    pool = HashingPool(1, sleep=sleep)
+    try:
+        assert pool.shed_delay == 0
+        await pool.hold()
+    finally:
+        pool.shutdown()
+
+
+async def test_at_most_max_held_refusals_wait_and_the_rest_are_answered_at_once() -> None:
+    gate = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        await gate.wait()
+
+    pool = HashingPool(1, shed_delay=0.5, max_held=3, sleep=sleep)
+    try:
+        waiting = [asyncio.ensure_future(pool.hold()) for _ in range(3)]
+        await wait_until(lambda: pool.held == 3)
+        # A fourth finds the pauses full: it returns without waiting for the gate.
+        await asyncio.wait_for(pool.hold(), 5)
+        assert pool.held == 3
+        gate.set()
+        await asyncio.gather(*waiting)
+        assert pool.held == 0
+        # A pause that is cancelled (the client went away) frees its place too.
+        gate.clear()
+        cancelled = asyncio.ensure_future(pool.hold())
+        await wait_until(lambda: pool.held == 1)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        assert pool.held == 0
+    finally:
+        pool.shutdown()
+
+
+def test_the_shed_delay_is_at_most_the_retry_after() -> None:
+    with pytest.raises(ValueError):
+        HashingPool(1, shed_delay=1.5)
+    with pytest.raises(ValueError):
+        HashingPool(1, shed_delay=-0.1)

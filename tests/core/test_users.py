@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
 
 from idgate.core.audit import AuditEventType, Outcome
 from idgate.core.clock import FixedClock
-from idgate.core.errors import InvalidCredentials, InvalidUsername, UsernameTaken, WeakPassword
+from idgate.core.errors import (
+    InvalidCredentials,
+    InvalidUsername,
+    Unavailable,
+    UsernameTaken,
+    WeakPassword,
+)
 from idgate.core.models import RequestOrigin
 from idgate.core.passwords.hashers import BcryptHasher, PasswordHashers, Pepper
 from idgate.core.passwords.policy import PasswordPolicy
@@ -14,6 +23,7 @@ from idgate.core.passwords.pool import HashingPool
 from idgate.core.users import UserService
 from idgate.store.memory import MemoryStore, MemoryUnitOfWork
 from idgate.store.uow import run_in_unit_of_work
+from tests.helpers import wait_until
 
 PASSWORD = "correct horse battery staple"
 ORIGIN = RequestOrigin(ip="198.51.100.1", user_agent="pytest", request_id="r1")
@@ -169,3 +179,34 @@ async def test_no_connection_is_held_while_hashing(store: MemoryStore, name: str
         with pytest.raises(InvalidCredentials):
             await service.authenticate(uow, name, "a wrong password, long", ORIGIN)
     assert pool.released_before == [True]
+
+
+@pytest.mark.parametrize("action", ["authenticate", "register"])
+async def test_a_shed_attempt_pauses_holding_no_connection_then_is_refused(
+    store: MemoryStore, action: str
+) -> None:
+    await register(make_service(), store)
+    uow = MemoryUnitOfWork(store)
+    paused_after_release: list[bool] = []
+
+    async def sleep(seconds: float) -> None:
+        paused_after_release.append(uow.releases > 0)
+
+    service = make_service()
+    service.pool = HashingPool(1, queue_size=0, shed_delay=0.25, sleep=sleep)
+    gate = threading.Event()
+    busy = asyncio.ensure_future(service.pool.run(gate.wait, 5))
+    try:
+        await wait_until(lambda: service.pool.pending == 1)
+        async with uow:
+            with pytest.raises(Unavailable):
+                if action == "authenticate":
+                    await service.authenticate(uow, "alice", PASSWORD, ORIGIN)
+                else:
+                    await service.register(uow, "bob", PASSWORD, ORIGIN)
+        assert paused_after_release == [True]
+        assert "bob" not in {user.username for user in store.users.values()}
+    finally:
+        gate.set()
+        await busy
+        service.pool.shutdown()

@@ -113,3 +113,33 @@ async def test_a_full_pool_sheds_json_logins_before_the_application_reads_them(
         assert (
             await client.post("/login", json={"username": "alice", "password": GOOD_PASSWORD})
         ).status_code == 200
+
+
+async def test_a_shed_login_is_answered_after_the_pause_and_holds_nothing_meanwhile(
+    settings: Settings, running: Running
+) -> None:
+    # A pause long enough to watch: the refusal waits in the pool's held count, not a thread.
+    overrides = {"hashing_threads": 1, "hashing_queue": 0, "hashing_shed_delay": 1.0}
+    async with running(settings, **overrides) as (app, client):
+        await register(client)
+        pool: HashingPool = app.state.services.hashing
+        assert pool.shed_delay == 1.0
+        release = threading.Event()
+        busy = asyncio.ensure_future(pool.run(release.wait))
+        try:
+            await wait_until(lambda: pool.pending == 1)
+            body = {"username": "alice", "password": GOOD_PASSWORD}
+            door = asyncio.ensure_future(client.post("/login", json=body))
+            await wait_until(lambda: pool.held == 1)
+            assert not door.done()
+            # Meanwhile everything else is served, the held refusal costs no thread or
+            # connection.
+            assert (await client.get("/health")).status_code == 200
+            r = await door
+            assert r.status_code == 503 and r.headers["retry-after"] == "1"
+            assert pool.held == 0 and pool.shed == 1
+        finally:
+            release.set()
+            await busy
+        assert (await client.post("/login", json=body)).status_code == 200
+        assert pool.held == 0

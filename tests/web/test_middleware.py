@@ -75,7 +75,7 @@ async def test_an_admission_refusal_is_the_answer_and_the_application_never_runs
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    def admission(scope: Scope) -> IdgateError | None:
+    async def admission(scope: Scope) -> IdgateError | None:
         return Unavailable(7, "Busy.") if scope["path"] == "/busy" else None
 
     middleware = SecurityMiddleware(

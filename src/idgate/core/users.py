@@ -75,7 +75,7 @@ class UserService:
         Everything is validated before anything is staged, so a refusal leaves no trace but its
         audit event.
         """
-        self.pool.admit()  # shed before the policy check and any database work
+        await self._admit_hash(uow)  # shed before the policy check and any database work
         display = validate_username(username)
         canonical = canonical_username(display)
         self.policy.check(password, context=[display, canonical.split("@")[0]])
@@ -123,7 +123,7 @@ class UserService:
         :class:`LoginThrottled` while the account (or the presented device) must wait; a valid
         ``device_token`` for the account charges the device instead of the account (LG-03, LG-04).
         """
-        self.pool.admit()  # shed before any database work when the hashing pool is full
+        await self._admit_hash(uow)  # shed before any database work when the pool is full
         canonical = canonical_username(username)
         user = await self._find(uow, username)
         admission = await self._admit(uow, origin, canonical, user, device_token)
@@ -181,6 +181,15 @@ class UserService:
                 details={"username": canonical},
             )
         )
+
+    async def _admit_hash(self, uow: UnitOfWork) -> None:
+        """Raise the hashing pool's refusal, after its pause, if a hash asked for now would be
+        shed; the pause holds no database connection (``HashingPool.hold``)."""
+        refusal = self.pool.refusal()
+        if refusal is not None:
+            await uow.release()
+            await self.pool.hold()
+            raise refusal
 
     async def _hash(
         self, admission: Admission | None, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs

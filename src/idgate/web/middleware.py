@@ -144,10 +144,12 @@ class SecurityMiddleware:
             declared = _content_length(scope)
             if declared is not None and declared > self.max_body_size:
                 await _send_json(send_with_headers, 413, "payload_too_large", TOO_LARGE)
-            elif self.admission is not None and (refusal := self.admission(scope)) is not None:
-                await error_response(refusal)(scope, receive, send_with_headers)
             else:
-                await self.app(scope, receive_limited, send_with_headers)
+                refusal = await self.admission(scope) if self.admission is not None else None
+                if refusal is not None:
+                    await error_response(refusal)(scope, receive, send_with_headers)
+                else:
+                    await self.app(scope, receive_limited, send_with_headers)
         except Exception:
             error_log.exception("unhandled error")
             if not response_started:

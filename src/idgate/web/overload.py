@@ -6,7 +6,8 @@ before FastAPI has routed the request, solved its dependencies and parsed its JS
 refusal still costs a few hundred microseconds of the event loop, taken from every other request
 it serves, and a flood sends refusals by the thousand (docs/benchmarks.md). This check runs in
 the outermost middleware instead, before the body is even read, and answers with the very same
-``503`` and ``Retry-After``. Requests it lets through are checked again by the pool itself.
+``503`` and ``Retry-After``, after the pool's shed pause (``HashingPool.hold``: nothing is held
+meanwhile but a timer). Requests it lets through are checked again by the pool itself.
 
 Only the JSON endpoints are shed here; the browser pages refuse through the application, which
 renders the refusal as a page.
@@ -14,7 +15,7 @@ renders the refusal as a page.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.types import Scope
 
@@ -22,7 +23,7 @@ from idgate.core.errors import IdgateError
 from idgate.core.passwords.pool import HashingPool
 
 #: A check run on each request before the application: the refusal to answer, or None.
-Admission = Callable[[Scope], IdgateError | None]
+Admission = Callable[[Scope], Awaitable[IdgateError | None]]
 
 #: The JSON endpoints whose every request hashes a password.
 HASHING_ENDPOINTS = frozenset({("POST", "/login"), ("POST", "/register")})
@@ -33,9 +34,12 @@ def hashing_admission(
 ) -> Admission:
     """Refuse requests to ``endpoints`` while ``pool`` would shed the hash they need."""
 
-    def admission(scope: Scope) -> IdgateError | None:
-        if (scope["method"], scope["path"]) in endpoints:
-            return pool.refusal()
-        return None
+    async def admission(scope: Scope) -> IdgateError | None:
+        if (scope["method"], scope["path"]) not in endpoints:
+            return None
+        refusal = pool.refusal()
+        if refusal is not None:
+            await pool.hold()
+        return refusal
 
     return admission

@@ -8,6 +8,15 @@ the queue full is shed at once with :class:`~idgate.core.errors.Unavailable` (50
 ``Retry-After``) instead of waiting behind a login flood (ASVS 15.2.2). Requests that need no
 hashing (bearer-token routes, JWKS, health) never touch the pool and keep their latency.
 
+A request refused before any work was done for it (:meth:`HashingPool.admit`, and the JSON
+endpoints' door in ``web.overload``) gets its ``503`` only after a short pause, ``shed_delay``.
+A flood client that sends its next attempt as soon as the last is answered (most credential
+stuffing tools: a fixed number of connections, each in a loop) is then held to a few attempts a
+second per connection, instead of as many as the server can refuse: each refusal is cheap, but
+thousands a second of them take the event loop from every other request (docs/benchmarks.md).
+The pause holds no thread, connection or lock, only a timer; at most ``MAX_HELD_REFUSALS``
+refusals wait at once, and any past that are answered at once.
+
 Hashing threads run at a lower scheduling priority (Linux niceness +10) than the event loop: they
 still use every idle core, but a login flood cannot take the CPU from requests that need none.
 """
@@ -18,7 +27,7 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
@@ -29,6 +38,10 @@ T = TypeVar("T")
 
 #: Waiting hashes allowed per thread when no queue size is given.
 QUEUE_PER_THREAD = 8
+
+#: Refusals that may wait out their pause at once; past that they are answered without one, so
+#: that a flood of many connections cannot make the pauses themselves a cost (memory, sockets).
+MAX_HELD_REFUSALS = 1024
 
 #: How much nicer than the event loop hashing threads are (CFS gives a nice-10 thread ~10% of a
 #: core that a nice-0 thread also wants, and all of an idle one).
@@ -48,17 +61,33 @@ class HashingPool:
 
     ``size``: threads (default: the CPUs this process may use). ``queue_size``: hashes allowed to
     wait for a thread (default ``8 * size``; 0 means none may wait). ``retry_after``: seconds a
-    shed request is told to wait.
+    shed request is told to wait. ``shed_delay``: seconds a request refused before any work waits
+    before it is answered (:meth:`hold`; 0: no pause), ``max_held`` of them at once. ``sleep``:
+    how to wait (tests).
     """
 
     def __init__(
-        self, size: int | None = None, *, queue_size: int | None = None, retry_after: int = 1
+        self,
+        size: int | None = None,
+        *,
+        queue_size: int | None = None,
+        retry_after: int = 1,
+        shed_delay: float = 0.0,
+        max_held: int = MAX_HELD_REFUSALS,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.size = size or default_pool_size()
         self.queue_size = QUEUE_PER_THREAD * self.size if queue_size is None else queue_size
         if self.size < 1 or self.queue_size < 0:
             raise ValueError("the hashing pool needs at least 1 thread and a queue size >= 0")
+        if not 0 <= shed_delay <= retry_after:
+            raise ValueError("the shed delay must be between 0 and the Retry-After")
         self.retry_after = retry_after
+        self.shed_delay = shed_delay
+        self.max_held = max_held
+        self._sleep = sleep
+        #: Refusals waiting out their pause right now (touched only on the event loop).
+        self.held = 0
         self._executor = ThreadPoolExecutor(
             self.size, thread_name_prefix="idgate-hash", initializer=_lower_priority
         )
@@ -91,22 +120,32 @@ class HashingPool:
         future.add_done_callback(self._release)
         return await asyncio.wrap_future(future)
 
-    def admit(self) -> None:
-        """Raise :class:`Unavailable` now if a hash asked for now would be shed.
+    async def hold(self) -> None:
+        """Wait ``shed_delay`` before a refusal from :meth:`refusal` is answered, unless
+        ``max_held`` already wait.
 
-        A login calls this before any other work, so that a request the pool would refuse
-        costs no database read or write first: during a login flood most requests are shed,
-        and what each one costs is taken from every other request of the event loop
-        (docs/benchmarks.md). A request admitted here can still be shed by :meth:`run`.
+        Only for requests that hold nothing (no pooled connection, transaction or lock): the
+        caller answers its refusal when this returns. :meth:`run` never pauses, since its
+        caller may hold a transaction.
         """
-        refusal = self.refusal()
-        if refusal is not None:
-            raise refusal
+        if self.shed_delay <= 0 or self.held >= self.max_held:
+            return
+        self.held += 1
+        try:
+            await self._sleep(self.shed_delay)
+        finally:
+            self.held -= 1
 
     def refusal(self) -> Unavailable | None:
         """Return the :class:`Unavailable` a hash asked for now would get (counted as shed), or
-        None if it would be accepted: :meth:`admit` without raising, for callers in front of
-        the application (``web.overload``) that answer the refusal themselves."""
+        None if it would be accepted.
+
+        A login asks this before any other work, so that a request the pool would refuse costs
+        no database read or write first: during a login flood most requests are shed, and what
+        each one costs is taken from every other request of the event loop
+        (docs/benchmarks.md). Such a caller then waits out :meth:`hold` and raises the refusal.
+        A request accepted here can still be shed by :meth:`run`, at once.
+        """
         with self._lock:
             if self._pending >= self.size + self.queue_size:
                 return self._shed()
