@@ -218,3 +218,26 @@ async def test_without_a_direct_read_both_are_read_through_the_unit_of_work(
             assert not (await reader.state(uow, user.id, issuer, "j2"))[1]
     finally:
         await reader.aclose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_postgres_check_is_one_statement(
+    uow_factory: Callable[[], SqlUnitOfWork], clock: FixedClock, database_url: str
+) -> None:
+    user = User(id=uuid.uuid4(), username="gus", password_hash="h", created_at=clock.now())
+    async with uow_factory() as uow:
+        await uow.users.add(user, "gus")
+        await uow.commit()
+    reader = UserStateReader(postgres_dsn=postgres_dsn(database_url))
+    direct: UnitOfWork = NoUnitOfWork()  # type: ignore[assignment]
+    sent: list[str] = []
+    try:
+        assert await account(reader, direct, user.id) is not None  # opens the pool: 1 connection
+        async with reader._pool.acquire() as connection:
+            connection.add_query_logger(lambda record: sent.append(record.query))
+        for _ in range(3):
+            assert await account(reader, direct, user.id) is not None
+        # No reset statement (RESET ALL, UNLISTEN *, ...) after each check: one round trip each.
+        assert len(sent) == 3 and all(query.lstrip().startswith("SELECT") for query in sent)
+    finally:
+        await reader.aclose()

@@ -13,7 +13,9 @@ cached; it is made cheap instead (measured in docs/benchmarks.md):
   through its unit of work instead.
 * **PostgreSQL**: one statement on a small asyncpg pool of its own,
   so the check never queues behind requests that hold the main pool's connections (logins wait
-  for the hashing pool with their unit of work open).
+  for the hashing pool with their unit of work open). The pool does not reset a connection's
+  session when the check gives it back: the check changes no session state, and asyncpg's
+  default reset is a second statement, and a second round trip, on every bearer request.
 
 On both, the account, its roles and the token's deny-list entry (when the deny-list is the
 database's) come from one statement.
@@ -68,6 +70,12 @@ POSTGRES_POOL_SIZE = 4
 
 def _utc(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+async def _nothing_to_reset(connection: object) -> None:
+    """The reader's connections only ever run one read-only statement at a time: no SET, LISTEN,
+    advisory lock, cursor or prepared transaction to undo. (asyncpg still rolls back a
+    transaction left open, before it calls this.)"""
 
 
 class UserStateReader:
@@ -175,7 +183,7 @@ class UserStateReader:
                     import asyncpg  # type: ignore[import-untyped]
 
                     self._pool = await asyncpg.create_pool(
-                        dsn, min_size=1, max_size=POSTGRES_POOL_SIZE
+                        dsn, min_size=1, max_size=POSTGRES_POOL_SIZE, reset=_nothing_to_reset
                     )
         if token is None:
             row = await self._pool.fetchrow(_POSTGRES_ACCOUNT, user_id)
