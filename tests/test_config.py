@@ -224,13 +224,12 @@ def test_refresh_token_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.refresh_token_idle_ttl == timedelta(days=14)
     assert settings.refresh_token_absolute_ttl == timedelta(days=30)
     assert settings.refresh_reuse_grace == timedelta(seconds=10)
-    assert settings.resolved_revocation_store == "database"
-    assert make(redis_url="redis://127.0.0.1:6379/0").resolved_revocation_store == "redis"
+    # In the database even with Redis: one statement answers the bearer check (JW-10).
+    assert settings.revocation_store == "database"
+    assert make(redis_url="redis://127.0.0.1:6379/0").revocation_store == "database"
     assert (
-        make(
-            redis_url="redis://127.0.0.1:6379/0", revocation_store="database"
-        ).resolved_revocation_store
-        == "database"
+        make(redis_url="redis://127.0.0.1:6379/0", revocation_store="redis").revocation_store
+        == "redis"
     )
     monkeypatch.setenv("IDGATE_REFRESH_TOKEN_IDLE_TTL", "3600")
     monkeypatch.setenv("IDGATE_REFRESH_TOKEN_ABSOLUTE_TTL", "P7D")

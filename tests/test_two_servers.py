@@ -125,3 +125,20 @@ def test_limits_are_global_across_servers(servers: list[str]) -> None:
     # The device token from one server exempts its owner on the other.
     r = login(a, "alice", GOOD_PASSWORD, "198.51.100.5", device_token=device_token)
     assert r.status_code == 200, r.text
+
+
+def test_a_logout_on_one_server_ends_the_access_token_on_the_other(servers: list[str]) -> None:
+    a, b = servers
+    ip = {"X-Forwarded-For": "198.51.100.20"}
+    r = httpx.post(f"{a}/register", json={"username": "bob", "password": GOOD_PASSWORD}, headers=ip)
+    assert r.status_code == 201, r.text
+    tokens = login(a, "bob", GOOD_PASSWORD, "198.51.100.20").json()
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}", **ip}
+    assert httpx.get(f"{b}/profile", headers=bearer).status_code == 200
+    r = httpx.post(f"{a}/logout", json={"refresh_token": tokens["refresh_token"]}, headers=bearer)
+    assert r.status_code == 204, r.text
+    # The deny-list is the shared database's (the default, with Redis too): the next request
+    # to either server is refused (JW-10).
+    for base in (b, a):
+        r = httpx.get(f"{base}/profile", headers=bearer)
+        assert r.status_code == 401 and r.json()["code"] == "invalid_token", r.text

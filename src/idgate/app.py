@@ -191,7 +191,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     redis_keys = RedisKeys(settings.redis_prefix)
     # The deny-list: in each request's database transaction, or shared through Redis.
     revocations: Callable[[], RevocationList] | None = None
-    if settings.resolved_revocation_store == "redis" and redis is not None:
+    if settings.revocation_store == "redis" and redis is not None:
         revocations = partial(RedisRevocationList, redis, redis_keys, clock)
 
     access_tokens = AccessTokens(

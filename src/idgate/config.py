@@ -145,10 +145,10 @@ class Settings(BaseSettings):
         description="A rotated refresh token presented again within this time is a lost race "
         "(refused), later it is reuse (the session is revoked). 0 to 60 seconds.",
     )
-    revocation_store: Literal["database", "redis"] | None = Field(
-        None,
-        description="Where the access-token deny-list lives; default: redis when "
-        "IDGATE_REDIS_URL is set, else the database.",
+    revocation_store: Literal["database", "redis"] = Field(
+        "database",
+        description="Where the access-token deny-list lives: the database (shared by every "
+        "instance, checked in the bearer check's one statement) or Redis.",
     )
     jwt_algorithm: JwtAlgorithm = Field(
         "EdDSA", description="EdDSA (default), ES256, RS256, or HS256 (explicit opt-in)."
@@ -387,12 +387,6 @@ class Settings(BaseSettings):
         if self.revocation_store == "redis" and self.redis_url is None:
             raise ValueError("revocation_store redis needs IDGATE_REDIS_URL")
         return self
-
-    @property
-    def resolved_revocation_store(self) -> Literal["database", "redis"]:
-        if self.revocation_store is not None:
-            return self.revocation_store
-        return "redis" if self.redis_url is not None else "database"
 
     @field_validator("issuer")
     @classmethod

@@ -131,10 +131,14 @@ async def test_one_call_per_token_per_cache_period(
 async def test_logout_with_the_deny_list_in_redis(
     settings: Settings, clock: FixedClock, redis_url: str, redis_prefix: str
 ) -> None:
-    overrides = {"redis_url": SecretStr(redis_url), "redis_prefix": redis_prefix}
+    overrides = {
+        "redis_url": SecretStr(redis_url),
+        "redis_prefix": redis_prefix,
+        "revocation_store": "redis",
+    }
     idgate = create_app(settings.model_copy(update=overrides), clock=clock)
     async with idgate.router.lifespan_context(idgate):
-        assert services_of(idgate).settings.resolved_revocation_store == "redis"
+        assert services_of(idgate).settings.revocation_store == "redis"
         guard = Guard(
             ISSUER,
             "idgate",
