@@ -167,6 +167,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.hashing_threads,
         queue_size=settings.hashing_queue,
         shed_delay=settings.hashing_shed_delay,
+        reserve_core=settings.hashing_reserve_core,
     )
     pool.start(hashers.prepare)  # the unknown-account hash, made while the server starts
     engine = create_engine(settings.resolved_database_url)
@@ -349,6 +350,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         max_body_size=settings.max_body_size,
         client_addresses=client_addresses,
         admission=hashing_admission(services.hashing),
+        reserve=services.hashing.reserve,
     )
     return app
 

@@ -259,6 +259,11 @@ class Settings(BaseSettings):
         description="Seconds a login or registration refused by a full hashing pool waits before "
         "its 503 (at most the Retry-After of 1 s); 0: answered at once.",
     )
+    hashing_reserve_core: bool = Field(
+        True,
+        description="While requests that need no password are served, hash on one thread fewer "
+        "and leave its core to them; logins alone still use every thread.",
+    )
     api_key_default_ttl: timedelta = Field(
         timedelta(days=90),
         description="Lifetime of a new API key unless its creator chooses another (seconds or "

@@ -143,3 +143,24 @@ async def test_a_shed_login_is_answered_after_the_pause_and_holds_nothing_meanwh
             await busy
         assert (await client.post("/login", json=body)).status_code == 200
         assert pool.held == 0
+
+
+async def test_requests_that_need_no_password_reserve_a_core_and_logins_do_not(
+    settings: Settings, running: Running
+) -> None:
+    async with running(settings, hashing_threads=2) as (app, client):
+        pool: HashingPool = app.state.services.hashing
+        pool.reserve.window = 60.0
+        await register(client)
+        token = await login_token(client)
+        # Registrations and logins (JSON and shed ones alike) leave every core to hashing.
+        assert not pool.reserve.reserved() and pool.reserve.allowed() == 2
+        r = await client.get("/profile", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        assert pool.reserve.reserved() and pool.reserve.allowed() == 1
+        # A login still works while a core is reserved: on the one thread left.
+        assert await login_token(client)
+    async with running(settings, hashing_threads=2, hashing_reserve_core=False) as (app, client):
+        pool = app.state.services.hashing
+        assert (await client.get("/health")).status_code == 200
+        assert not pool.reserve.reserved() and pool.reserve.allowed() == 2

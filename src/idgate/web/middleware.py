@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from idgate.core.passwords.reserve import CoreReserve
 from idgate.logs import request_id_var
 from idgate.web.errors import error_response
 from idgate.web.origin import SCOPE_KEY, ClientAddressResolver
@@ -87,6 +88,8 @@ class SecurityMiddleware:
     every later reader of the request use the address it gives.
     ``admission``: asked before the application runs; a refusal it returns is the answer, sent
     with the same headers and logged like any other (``web.overload``).
+    ``reserve``: told when each request begins and ends, so that the hashing pool leaves a core to
+    requests that need no password (``core.passwords.reserve``).
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class SecurityMiddleware:
         max_body_size: int,
         client_addresses: ClientAddressResolver | None = None,
         admission: Admission | None = None,
+        reserve: CoreReserve | None = None,
     ) -> None:
         self.app = app
         self.hsts = hsts
@@ -105,6 +109,7 @@ class SecurityMiddleware:
         self.max_body_size = max_body_size
         self.client_addresses = client_addresses or ClientAddressResolver()
         self.admission = admission
+        self.reserve = reserve
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -113,6 +118,8 @@ class SecurityMiddleware:
         request_id = _incoming_request_id(scope) or os.urandom(16).hex()
         client_ip = scope[SCOPE_KEY] = self.client_addresses.resolve(scope)
         reset = request_id_var.set(request_id)
+        reserve = self.reserve
+        serving = reserve.begin_request() if reserve is not None else None
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -168,6 +175,8 @@ class SecurityMiddleware:
                 },
             )
             request_id_var.reset(reset)
+            if reserve is not None and serving is not None:
+                reserve.end_request(serving)
 
 
 TOO_LARGE = "The request body is too large."

@@ -17,6 +17,9 @@ thousands a second of them take the event loop from every other request (docs/be
 The pause holds no thread, connection or lock, only a timer; at most ``MAX_HELD_REFUSALS``
 refusals wait at once, and any past that are answered at once.
 
+While the event loop serves requests that need no password, one thread waits and leaves its core
+to them (``core.passwords.reserve``); logins alone still use every core.
+
 Hashing threads run at a lower scheduling priority (Linux niceness +10) than the event loop: they
 still use every idle core, but a login flood cannot take the CPU from requests that need none.
 """
@@ -32,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
 from idgate.core.errors import Unavailable
+from idgate.core.passwords.reserve import CoreReserve
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -62,8 +66,9 @@ class HashingPool:
     ``size``: threads (default: the CPUs this process may use). ``queue_size``: hashes allowed to
     wait for a thread (default ``8 * size``; 0 means none may wait). ``retry_after``: seconds a
     shed request is told to wait. ``shed_delay``: seconds a request refused before any work waits
-    before it is answered (:meth:`hold`; 0: no pause), ``max_held`` of them at once. ``sleep``:
-    how to wait (tests).
+    before it is answered (:meth:`hold`; 0: no pause), ``max_held`` of them at once.
+    ``reserve_core``: while other requests are served, run one hash fewer at once
+    (:attr:`reserve`). ``sleep``: how to wait (tests).
     """
 
     def __init__(
@@ -74,6 +79,7 @@ class HashingPool:
         retry_after: int = 1,
         shed_delay: float = 0.0,
         max_held: int = MAX_HELD_REFUSALS,
+        reserve_core: bool = True,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.size = size or default_pool_size()
@@ -88,6 +94,9 @@ class HashingPool:
         self._sleep = sleep
         #: Refusals waiting out their pause right now (touched only on the event loop).
         self.held = 0
+        #: Which requests need no password, and how many hashes may run at once meanwhile;
+        #: whoever serves requests calls its ``begin_request`` and ``end_request``.
+        self.reserve = CoreReserve(self.size, enabled=reserve_core)
         self._executor = ThreadPoolExecutor(
             self.size, thread_name_prefix="idgate-hash", initializer=_lower_priority
         )
@@ -108,12 +117,13 @@ class HashingPool:
 
         Raises :class:`Unavailable` at once when ``size + queue_size`` tasks are already pending.
         """
+        self.reserve.hashing()
         with self._lock:
             if self._pending >= self.size + self.queue_size:
                 raise self._shed()
             self._pending += 1
         try:
-            future = self._executor.submit(lambda: fn(*args, **kwargs))
+            future = self._executor.submit(self.reserve.run, lambda: fn(*args, **kwargs))
         except BaseException:
             self._release(None)
             raise
@@ -146,6 +156,7 @@ class HashingPool:
         (docs/benchmarks.md). Such a caller then waits out :meth:`hold` and raises the refusal.
         A request accepted here can still be shed by :meth:`run`, at once.
         """
+        self.reserve.hashing()
         with self._lock:
             if self._pending >= self.size + self.queue_size:
                 return self._shed()
