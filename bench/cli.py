@@ -20,7 +20,7 @@ import httpx
 
 from bench import report, wrk
 from bench.ceiling import bcrypt_checks_per_second, cpu_count
-from bench.machine import describe
+from bench.machine import describe, wait_quiet
 from bench.processes import Server, free_port
 from bench.systems import ROOT, Context, System, all_systems
 
@@ -185,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         for entry in running:
             info = data["systems"][entry.system.key]
+            wait_quiet()  # start-up is timed on idle cores, as the first start was
             info["startup_runs_s"] = [info["startup_s"]] + [
                 restart_time(entry.system, ctx) for _ in range(STARTUP_RUNS - 1)
             ]
@@ -336,14 +337,17 @@ def probe_and_flood(entry: Running, args: argparse.Namespace, results: dict[str,
     _record(results, "probe_flood", key, probe.result())
     _record(results, "login_flood", key, flood.result())
     entry.sample_rss()
-    drain(entry)
+    results["login_flood"][key].setdefault("drain_s", []).append(drain(entry))
 
 
-def drain(entry: Running) -> None:
+def drain(entry: Running) -> float:
     """Wait until the logins that wrk left in flight are done, so the next run starts clean.
 
-    Servers finish requests whose clients went away; one more login queues behind them.
+    Servers finish requests whose clients went away; one more login queues behind them, unless
+    the server sheds it, and with several workers it reaches only one of them: then the machine's
+    CPUs going quiet says the rest are done. Returns the seconds this took.
     """
+    started = time.monotonic()
     request = entry.requests["login"]
     assert isinstance(request, wrk.Request)
     with httpx.Client(base_url=entry.base_url, timeout=300) as client:
@@ -353,6 +357,8 @@ def drain(entry: Running) -> None:
             content=request.body,
             headers={"content-type": request.content_type},
         )
+    wait_quiet()
+    return round(time.monotonic() - started, 2)
 
 
 def write(data: dict[str, Any], out: Path) -> int:
