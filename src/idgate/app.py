@@ -7,10 +7,10 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 from sqlalchemy import text
 
 from idgate import __version__
@@ -48,10 +48,8 @@ from idgate.store.db import create_engine, postgres_dsn, session_factory, sqlite
 from idgate.store.keystore import FileKeyStore
 from idgate.store.ratelimit import memory_rate_limiter, redis_rate_limiter
 from idgate.store.redis import RedisKeys, create_redis
-from idgate.store.redis_sessions import RedisSessionRepository
-from idgate.store.revocations import RedisRevocationList
 from idgate.store.secrets_dir import ensure_private_dir, read_or_create_secret
-from idgate.store.throttle import MemoryThrottleStore, RedisThrottleStore
+from idgate.store.throttle import MemoryThrottleStore
 from idgate.store.uow import SqlUnitOfWork
 from idgate.store.user_state import UserStateReader
 from idgate.web.api_key_authentication import ApiKeyAuthenticator
@@ -75,6 +73,9 @@ from idgate.web.routers import (
     wellknown,
 )
 from idgate.web.sessions import SessionAuthenticator
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("idgate")
 
@@ -127,6 +128,14 @@ def build_device_tokens(settings: Settings, clock: Clock) -> DeviceTokens:
     return DeviceTokens(secret, clock, settings.device_token_ttl)
 
 
+def _database_sessions(uow: UnitOfWork) -> SessionRepository:
+    return uow.sessions
+
+
+def _shared_sessions(store: SessionRepository, _: UnitOfWork) -> SessionRepository:
+    return store
+
+
 def build_login_guard(settings: Settings, clock: Clock, redis: Redis | None) -> LoginGuard:
     """Return the per-account login throttle, its counters in Redis when there is one."""
     schedule = ThrottleSchedule(
@@ -137,11 +146,14 @@ def build_login_guard(settings: Settings, clock: Clock, redis: Redis | None) -> 
         lockout=settings.login_lockout_duration.total_seconds(),
         forget_after=settings.login_throttle_forget_after.total_seconds(),
     )
-    store: ThrottleStore = (
-        RedisThrottleStore(redis, RedisKeys(settings.redis_prefix).key("throttle", ""))
-        if redis is not None
-        else MemoryThrottleStore()
-    )
+    store: ThrottleStore
+    if redis is not None:
+        # Imported here: a server without Redis never loads redis-py (store/redis.py).
+        from idgate.store.redis_throttle import RedisThrottleStore
+
+        store = RedisThrottleStore(redis, RedisKeys(settings.redis_prefix).key("throttle", ""))
+    else:
+        store = MemoryThrottleStore()
     return LoginGuard(
         store, clock, schedule, device_max_failures=settings.device_token_max_failures
     )
@@ -193,6 +205,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     # The deny-list: in each request's database transaction, or shared through Redis.
     revocations: Callable[[], RevocationList] | None = None
     if settings.revocation_store == "redis" and redis is not None:
+        from idgate.store.redis_revocations import RedisRevocationList
+
         revocations = partial(RedisRevocationList, redis, redis_keys, clock)
 
     access_tokens = AccessTokens(
@@ -211,11 +225,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
 
     redis_keys = RedisKeys(settings.redis_prefix)
 
-    def session_store(uow: UnitOfWork) -> SessionRepository:
-        if settings.session_store == "redis":
-            assert redis is not None  # enforced by Settings
-            return RedisSessionRepository(redis, redis_keys)
-        return uow.sessions
+    session_store: Callable[[UnitOfWork], SessionRepository] = _database_sessions
+    if settings.session_store == "redis":
+        assert redis is not None  # enforced by Settings
+        from idgate.store.redis_sessions import RedisSessionRepository
+
+        session_store = partial(_shared_sessions, RedisSessionRepository(redis, redis_keys))
 
     url = settings.resolved_database_url
     user_state = UserStateReader(

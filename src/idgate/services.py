@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING
 
 from idgate.config import Settings
 from idgate.core.admin import AdminService
@@ -28,6 +27,9 @@ from idgate.core.users import UserService
 from idgate.oauth.client import ProviderRegistry
 from idgate.store.redis import RedisKeys
 from idgate.store.user_state import UserStateReader
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 @dataclass

@@ -13,7 +13,7 @@ from idgate.core.clock import FixedClock
 from idgate.core.errors import Unavailable
 from idgate.core.tokens.refresh import LiveAccessToken
 from idgate.store.redis import RedisKeys, create_redis
-from idgate.store.revocations import RedisRevocationList
+from idgate.store.redis_revocations import RedisRevocationList
 
 ISSUER = "https://id.example.test"
 

@@ -18,7 +18,8 @@ from idgate.core.throttle import (
     ThrottleStore,
 )
 from idgate.store.redis import create_redis
-from idgate.store.throttle import MemoryThrottleStore, RedisThrottleStore
+from idgate.store.redis_throttle import RedisThrottleStore
+from idgate.store.throttle import MemoryThrottleStore
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])

@@ -8,15 +8,18 @@ that does not answer makes the limited endpoints answer 503: rate limits fail cl
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from limits import RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
-from redis.asyncio import Redis
 
 from idgate.core.errors import Unavailable
 from idgate.core.ratelimit import Rule, Verdict
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 def _item(rule: Rule) -> RateLimitItemPerSecond:
