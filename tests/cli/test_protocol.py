@@ -86,3 +86,4 @@ def test_serve_runs_uvicorn_with_it(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert result.exit_code == 0, result.output
     assert calls[0]["http"] == http_protocol()
     assert calls[0]["workers"] == 2
+    assert calls[0]["ws"] == "none"  # no WebSocket route: no WebSocket library to import

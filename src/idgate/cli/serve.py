@@ -61,6 +61,8 @@ def serve(
         port=port,
         workers=workers,
         http=http_protocol(),
+        # idgate serves no WebSocket: each worker would import a WebSocket implementation at start.
+        ws="none",
         log_config=None,
         access_log=False,
         server_header=False,
