@@ -100,6 +100,18 @@ class Running:
     def sample_rss(self) -> None:
         self.rss_loaded_mb = max(self.rss_loaded_mb, *self.server.worker_rss_mb())
 
+    def renew_token(self) -> None:
+        """Log in again for a fresh access token.
+
+        Every system's access tokens live 15 minutes and a run with several rounds outlives one:
+        a protected run on an expired token would measure fast 401s, not the protected route.
+        """
+        if not self.token:
+            return  # a system without logins
+        with httpx.Client(base_url=self.base_url, timeout=120) as client:
+            self.token = self.system.access_token(client)
+        self.requests = self.system.requests(self.token)
+
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
@@ -152,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             return ceilings[-1]["checks_per_second"]
 
         for repeat in range(args.repeat):
-            for step in (simple("public"), simple("protected")):
+            for step in (simple("public"), simple("protected", renew=True)):
                 for entry in running:
                     step(entry, args, data["results"])
                     entry.sample_rss()
@@ -248,10 +260,13 @@ def _not_applicable(results: dict[str, Any], scenario: str, key: str, reason: st
     results[scenario][key] = {"status": "n/a", "reason": reason}
 
 
-def simple(scenario: str) -> Step:
-    """A GET scenario: warm up, then measure with ``--connections``."""
+def simple(scenario: str, renew: bool = False) -> Step:
+    """A GET scenario: warm up, then measure with ``--connections``; ``renew`` takes a fresh
+    access token first."""
 
     def step(entry: Running, args: argparse.Namespace, results: dict[str, Any]) -> None:
+        if renew:
+            entry.renew_token()
         request = entry.requests.get(scenario, "n/a")
         if isinstance(request, str):
             _not_applicable(results, scenario, entry.system.key, request)
@@ -310,6 +325,7 @@ def refresh(entry: Running, args: argparse.Namespace, results: dict[str, Any]) -
 def probe_and_flood(entry: Running, args: argparse.Namespace, results: dict[str, Any]) -> None:
     """The protected route's latency alone, then while a login flood runs on the same server."""
     key = entry.system.key
+    entry.renew_token()
     protected, login_request = entry.requests["protected"], entry.requests["login"]
     if isinstance(login_request, str) or isinstance(protected, str):
         for scenario in ("probe_idle", "probe_flood", "login_flood"):
