@@ -47,8 +47,8 @@ class ThrottleState:
 class ThrottleStore(Protocol):
     """Atomic read-modify-write of :class:`ThrottleState` per key.
 
-    ``idgate.store.throttle`` implements it in process memory and in Redis (``WATCH``/``MULTI``),
-    so every instance sees the same counters.
+    ``idgate.store.throttle`` implements it in process memory, and ``idgate.store.redis_throttle``
+    in Redis (``WATCH``/``MULTI``), so every instance sees the same counters.
     """
 
     async def update(
