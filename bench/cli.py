@@ -108,9 +108,27 @@ class Running:
         """
         if not self.token:
             return  # a system without logins
-        with httpx.Client(base_url=self.base_url, timeout=120) as client:
-            self.token = self.system.access_token(client)
+        for attempt in range(RENEW_ATTEMPTS):
+            try:
+                with httpx.Client(base_url=self.base_url, timeout=120) as client:
+                    self.token = self.system.access_token(client)
+                break
+            except httpx.HTTPStatusError as exc:
+                # A server still hashing a flood's queue sheds the login (503 + Retry-After):
+                # wait as it asks, a few times, rather than lose the whole run.
+                if exc.response.status_code not in (429, 503) or attempt == RENEW_ATTEMPTS - 1:
+                    raise
+                time.sleep(_retry_after(exc.response))
         self.requests = self.system.requests(self.token)
+
+
+#: Logins :meth:`Running.renew_token` tries before it gives up on a server that sheds them.
+RENEW_ATTEMPTS = 10
+
+
+def _retry_after(response: httpx.Response) -> float:
+    value = response.headers.get("retry-after", "")
+    return min(float(value), 30.0) if value.isdigit() else 1.0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,8 +21,17 @@ class Issuer(systems.System):
 
     def __init__(self) -> None:
         self.issued = 0
+        #: Statuses the next logins answer before one succeeds (a server shedding logins).
+        self.refusals: list[int] = []
 
     def access_token(self, client: httpx.Client) -> str:
+        if self.refusals:
+            response = httpx.Response(
+                self.refusals.pop(0),
+                headers={"retry-after": "1"},
+                request=httpx.Request("POST", "http://127.0.0.1:9/login"),
+            )
+            response.raise_for_status()
         self.issued += 1
         return f"token-{self.issued}"
 
@@ -50,14 +59,19 @@ class Workers:
         return [1.0]
 
 
+SLEPT: list[float] = []
+
+
 @pytest.fixture
 def entry(monkeypatch: pytest.MonkeyPatch) -> cli.Running:
     RecordingWrk.sent = []
+    SLEPT.clear()
     monkeypatch.setattr(wrk, "WrkRun", RecordingWrk)
     monkeypatch.setattr(cli, "drain", lambda entry: 0.0)
-    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(time, "sleep", SLEPT.append)
     system = Issuer()
-    token = system.access_token(httpx.Client())
+    with httpx.Client() as client:
+        token = system.access_token(client)
     server = cast(processes.Server, Workers())  # no process: the steps only read its memory
     return cli.Running(system, server, "http://127.0.0.1:9", token, system.requests(token))
 
@@ -86,3 +100,18 @@ def test_a_step_without_renew_keeps_the_token_it_has(entry: cli.Running) -> None
     results: dict[str, Any] = {"protected": {}}
     cli.simple("protected")(entry, _args(), results)
     assert [request.token for request in RecordingWrk.sent] == ["token-1"]
+
+
+def test_a_login_shed_by_a_busy_server_is_retried_after_its_pause(entry: cli.Running) -> None:
+    issuer = cast(Issuer, entry.system)
+    issuer.refusals = [503, 503]
+    entry.renew_token()
+    assert entry.token == "token-2" and SLEPT == [1.0, 1.0]
+
+
+def test_a_login_refused_for_another_reason_stops_the_run(entry: cli.Running) -> None:
+    issuer = cast(Issuer, entry.system)
+    issuer.refusals = [401]
+    with pytest.raises(httpx.HTTPStatusError):
+        entry.renew_token()
+    assert SLEPT == []
